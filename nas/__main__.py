@@ -1,0 +1,8 @@
+"""``python -m nas``: see :mod:`nas.cli`."""
+
+import sys
+
+from nas.cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,132 @@
+"""Command line: ``python -m nas {search,derive,export} ...``.
+
+Known failures (bad device, genotype, lam, budget, run folder, CSV) print one line naming the
+problem and the fix and exit with status 2; outputs are written atomically.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+from dataclasses import fields
+from pathlib import Path
+
+from nas.costs import CostFitError
+from nas.genotype import GenotypeError
+
+EXIT_USAGE = 2
+
+
+def _parse_value(text: str, default):
+    if isinstance(default, bool):
+        return text.lower() in ("1", "true", "yes")
+    if isinstance(default, tuple):
+        return tuple(x for x in text.split(",") if x)
+    for cast in (int, float):
+        try:
+            return cast(text)
+        except ValueError:
+            pass
+    return None if text == "None" else text
+
+
+def _overrides(pairs: list[str]) -> dict:
+    from nas.search import SearchConfig
+
+    defaults = {f.name: f.default for f in fields(SearchConfig)}
+    out = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or key not in defaults:
+            raise ValueError(f"--set takes FIELD=VALUE with FIELD one of: {', '.join(defaults)}; got {pair!r}")
+        out[key] = _parse_value(value, defaults[key])
+    return out
+
+
+def cmd_search(args) -> int:
+    from nas.search import config_for_profile, run_search
+
+    over = _overrides(args.set)
+    over.update({k: v for k, v in (("dataset", args.dataset), ("seed", args.seed), ("method", args.method)) if v is not None})
+    if args.devices:
+        over["devices"] = tuple(args.devices)
+    cfg = config_for_profile(args.profile, space=args.space, **over)
+    out = run_search(cfg, args.out)
+    print(f"search finished: {out}")
+    return 0
+
+
+def cmd_derive(args) -> int:
+    from nas.derive import COLUMNS, SearchRun, derive_budgets, derive_lams
+    from nas.results import write_rows
+
+    run = SearchRun.load(args.run)
+    rows = derive_lams(run, args.device, args.lam) if args.lam else derive_budgets(run, args.device, args.budget_ms)
+    rows = [r.row() for r in rows]
+    if args.out:
+        write_rows(args.out, rows, COLUMNS)
+    else:
+        import csv
+
+        writer = csv.DictWriter(sys.stdout, fieldnames=COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+    return 0
+
+
+def cmd_export(args) -> int:
+    from nas.export import export_model
+
+    err = export_model(args.arch, args.format, args.out)
+    print(f"wrote {args.out} ({args.format}); max |difference| to PyTorch on a random batch: {err:.2e}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m nas", description=__doc__.splitlines()[0])
+    sub = p.add_subparsers(dest="command", required=True)
+    s = sub.add_parser("search", help="run or resume one conditioned search")
+    s.add_argument("--space", default="nb201", choices=["nb201"])
+    s.add_argument("--dataset", choices=["cifar10", "fashion-mnist", "synthetic"])
+    s.add_argument("--profile", default="default", help="smoke | default | full")
+    s.add_argument("--method", help="darts-cc-hw (default) | darts-cc | darts | fbnet")
+    s.add_argument("--seed", type=int)
+    s.add_argument("--devices", nargs="+", help="training devices (names or CSV paths)")
+    s.add_argument("--set", nargs="*", default=[], metavar="FIELD=VALUE", help="override SearchConfig fields")
+    s.add_argument("--out", required=True, help="run folder (rerunning the same command resumes)")
+    s.set_defaults(func=cmd_search)
+    d = sub.add_parser("derive", help="architectures for a device and trade-offs or budgets")
+    d.add_argument("--run", required=True, help="folder of a finished search")
+    d.add_argument("--device", required=True, help="device name or CSV arch_str,latency_ms of a new device")
+    q = d.add_mutually_exclusive_group(required=True)
+    q.add_argument("--lam", type=float, nargs="+", help="normalised trade-off(s) in [0, 1]")
+    q.add_argument("--budget-ms", type=float, nargs="+", help="latency budget(s) in the device's unit")
+    d.add_argument("--out", help="CSV file (default: stdout)")
+    d.set_defaults(func=cmd_derive)
+    e = sub.add_parser("export", help="write a deployable model of an architecture")
+    e.add_argument("--space", default="nb201", choices=["nb201"])
+    e.add_argument("--arch", required=True, help="NB201 genotype string")
+    e.add_argument("--format", required=True, choices=["onnx", "torchscript"])
+    e.add_argument("--out", required=True)
+    e.set_defaults(func=cmd_export)
+    return p
+
+
+def known_errors() -> tuple[type[BaseException], ...]:
+    from nas.data_sources import DataError
+    from nas.derive import DeriveError
+    from nas.devices import DeviceError
+    from nas.run_io import RunError
+
+    return (DeriveError, DeviceError, RunError, GenotypeError, CostFitError, DataError, ValueError, FileNotFoundError)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    warnings.filterwarnings("ignore", category=FutureWarning, module="torch")
+    try:
+        return args.func(args)
+    except known_errors() as err:
+        print(f"error: {err}", file=sys.stderr)
+        return EXIT_USAGE

@@ -1,0 +1,82 @@
+"""Benchmark-mode evaluation of a finished search on the NB201 space (evaluation only).
+
+For every shared device, derive architectures on a grid of trade-offs and for the latency
+budgets at the 10/25/50/75/100 % quantiles of the device's measured latency, then look up what
+the NB201 tables say about them: measured latency (HW-NAS-Bench / HELP) and trained CIFAR-10
+accuracy. Outputs follow the results contract (``nas.results.SUMMARY_COLUMNS``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from nas.benchmark import DEFAULT_METRIC, NB201Benchmark
+from nas.derive import Derived, SearchRun, derive_budgets, derive_lams
+from nas.devices import SHARED_DEVICES, device_info
+from nas.tables import complexity_table
+
+LAM_EVAL_GRID = tuple(np.round(np.linspace(0.0, 1.0, 11), 2))
+
+
+def _run_fields(run: SearchRun) -> dict:
+    cfg = run.config
+    return {"method": cfg.method, "search_space": cfg.space, "dataset": cfg.dataset, "seed": cfg.seed,
+            "run_id": run.run_dir.name}
+
+
+def derived_rows(run: SearchRun, items: Sequence[Derived], bench: NB201Benchmark, device: str) -> list[dict]:
+    """Rows of ``derived.csv`` for architectures derived for a benchmark device."""
+    params, flops = complexity_table("params"), complexity_table("flops")
+    origin = device_info(device)["origin"]
+    rows = []
+    for d in items:
+        rows.append({**_run_fields(run), "device": device, "lam": d.lam, "budget_ms": d.budget_ms, "arch": d.arch,
+                     "pred_latency_ms": d.pred_latency_ms, "meas_latency_ms": bench.measured_latency(d.arch, device),
+                     "latency_origin": origin, "params_m": params.genotype_cost(d.arch),
+                     "flops_m": flops.genotype_cost(d.arch), "acc": bench.accuracy(d.arch),
+                     "acc_source": "nb201-table", "acc_metric": DEFAULT_METRIC})
+    return rows
+
+
+def evaluate_device(run: SearchRun, bench: NB201Benchmark, device: str, spec: str | None = None):
+    """Derived rows, per-budget regret rows and metric rows of one device.
+
+    ``spec`` is what derivation is given for the device (default: its name; a CSV path makes it
+    an unseen device described only by its measurements).
+    """
+    spec = spec or device
+    lam_items = derive_lams(run, spec, LAM_EVAL_GRID)
+    budgets = bench.budgets(device)
+    budget_items = derive_budgets(run, spec, list(budgets.values()))
+    derived = derived_rows(run, lam_items + budget_items, bench, device)
+    regret = bench.budget_regret(device, {d.budget_ms: d.arch for d in budget_items})
+    regret.insert(0, "run_id", run.run_dir.name)
+    lat = [r["meas_latency_ms"] for r in derived[: len(lam_items)]]
+    rho = float(stats.spearmanr(LAM_EVAL_GRID, lat).statistic) if len(set(lat)) > 1 else float("nan")
+    base = {**_run_fields(run), "device": device, "device_given_as": "name" if spec == device else "csv"}
+    metrics = [
+        {**base, "metric": "mean_regret", "value": float(regret["regret"].mean())},
+        {**base, "metric": "violations", "value": int(regret["violation"].sum())},
+        {**base, "metric": "violation_rate", "value": float(regret["violation"].mean())},
+        {**base, "metric": "spearman_lam_latency", "value": rho},
+    ]
+    return derived, regret, metrics
+
+
+def evaluate_run(run_dir: str | Path, devices: Sequence[str] = SHARED_DEVICES,
+                 bench: NB201Benchmark | None = None) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """(derived, regret, metrics) frames of a finished run over benchmark devices."""
+    run = SearchRun.load(run_dir)
+    bench = bench or NB201Benchmark.load()
+    derived, regret, metrics = [], [], []
+    for device in devices:
+        d, r, m = evaluate_device(run, bench, device)
+        derived += d
+        regret.append(r)
+        metrics += m
+    return pd.DataFrame(derived), pd.concat(regret, ignore_index=True), pd.DataFrame(metrics)

@@ -1,0 +1,71 @@
+"""Deployable models of derived NB201 architectures (ONNX or TorchScript), checked after writing."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from nas.genotype import Genotype
+from nas.results import atomic_writer
+from nas.spaces.nb201 import BENCHMARK_MACRO, DiscreteNet, MacroConfig
+
+FORMATS = ("onnx", "torchscript")
+
+
+def _model(arch: str, macro: MacroConfig, seed: int) -> DiscreteNet:
+    torch.manual_seed(seed)
+    return DiscreteNet(Genotype.from_str(arch), macro).eval()
+
+
+def _onnx_bytes(net: torch.nn.Module, example: torch.Tensor) -> bytes:
+    buf = io.BytesIO()
+    torch.onnx.export(net, (example,), buf, input_names=["images"], output_names=["logits"],
+                      dynamic_axes={"images": {0: "batch"}, "logits": {0: "batch"}}, dynamo=False)
+    return buf.getvalue()
+
+
+def _check_onnx(blob: bytes, example: torch.Tensor, expected: np.ndarray) -> float:
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(blob, providers=["CPUExecutionProvider"])
+    got = session.run(None, {"images": example.numpy()})[0]
+    return float(np.abs(got - expected).max())
+
+
+def _check_torchscript(blob: bytes, example: torch.Tensor, expected: np.ndarray) -> float:
+    loaded = torch.jit.load(io.BytesIO(blob))
+    with torch.no_grad():
+        return float(np.abs(loaded(example).numpy() - expected).max())
+
+
+def export_model(arch: str, fmt: str, out: str | Path, *, macro: MacroConfig = BENCHMARK_MACRO,
+                 resolution: int = 32, seed: int = 0, atol: float = 1e-4) -> float:
+    """Write the network of ``arch`` as ``fmt`` to ``out``; returns the max |difference| to PyTorch.
+
+    The exported model is run again (onnxruntime / torch.jit.load) on a random batch and compared
+    with the eager output; a difference above ``atol`` raises RuntimeError and writes nothing.
+    Weights are freshly initialised (seeded): the export is of the architecture, for latency
+    measurement or for training elsewhere.
+    """
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown export format {fmt!r}; choose from {', '.join(FORMATS)}")
+    net = _model(arch, macro, seed)
+    example = torch.randn(2, macro.in_channels, resolution, resolution, generator=torch.Generator().manual_seed(seed))
+    with torch.no_grad():
+        expected = net(example).numpy()
+    if fmt == "onnx":
+        blob = _onnx_bytes(net, example)
+        err = _check_onnx(blob, example, expected)
+    else:
+        buf = io.BytesIO()
+        torch.jit.save(torch.jit.trace(net, example), buf)
+        blob = buf.getvalue()
+        err = _check_torchscript(blob, example, expected)
+    if err > atol:
+        raise RuntimeError(f"exported {fmt} model differs from PyTorch by {err:.3g} > {atol}; nothing written")
+    with atomic_writer(out, "wb") as handle:
+        handle.write(blob)
+    return err

@@ -1,0 +1,94 @@
+"""Candidate operations, named by string in one registry.
+
+``OPS[name](C_in, C_out, stride, affine)`` builds the module; the same names key the cost tables,
+the genotype strings and the parametrised tests, so adding an op here is all it takes to have it
+built, costed and tested. Ops follow NAS-Bench-201 (Dong & Yang, ICLR 2020): ReLU-Conv-BN convs,
+a 3x3 average pool without padding counted, identity as ``skip_connect`` and a zero op.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+from torch import nn
+
+OpFactory = Callable[[int, int, int, bool], nn.Module]
+
+
+class Zero(nn.Module):
+    """The ``none`` op: a zero tensor of the output shape (N, C_out, H/stride, W/stride)."""
+
+    def __init__(self, C_in: int, C_out: int, stride: int):
+        super().__init__()
+        self.C_out, self.stride = C_out, stride
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n, _, h, w = x.shape
+        s = self.stride
+        return x.new_zeros(n, self.C_out, (h + s - 1) // s, (w + s - 1) // s)
+
+
+class ReLUConvBN(nn.Sequential):
+    """ReLU -> Conv(k x k) -> BatchNorm, the NB201 ``nor_conv_*`` block."""
+
+    def __init__(self, C_in: int, C_out: int, kernel: int, stride: int, affine: bool):
+        super().__init__(
+            nn.ReLU(inplace=False),
+            nn.Conv2d(C_in, C_out, kernel, stride=stride, padding=kernel // 2, bias=False),
+            nn.BatchNorm2d(C_out, affine=affine, track_running_stats=affine),
+        )
+
+
+class FactorizedReduce(nn.Module):
+    """Stride-2 identity substitute: two offset 1x1 convs concatenated, then BatchNorm."""
+
+    def __init__(self, C_in: int, C_out: int, affine: bool):
+        super().__init__()
+        self.relu = nn.ReLU(inplace=False)
+        self.conv_1 = nn.Conv2d(C_in, C_out // 2, 1, stride=2, bias=False)
+        self.conv_2 = nn.Conv2d(C_in, C_out - C_out // 2, 1, stride=2, bias=False)
+        self.bn = nn.BatchNorm2d(C_out, affine=affine, track_running_stats=affine)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.relu(x)
+        return self.bn(torch.cat([self.conv_1(x), self.conv_2(x[:, :, 1:, 1:])], dim=1))
+
+
+def _pool(C_in: int, C_out: int, stride: int, affine: bool) -> nn.Module:
+    pool = nn.AvgPool2d(3, stride=stride, padding=1, count_include_pad=False)
+    if C_in == C_out:
+        return pool
+    return nn.Sequential(ReLUConvBN(C_in, C_out, 1, 1, affine), pool)
+
+
+def _skip(C_in: int, C_out: int, stride: int, affine: bool) -> nn.Module:
+    if stride == 1 and C_in == C_out:
+        return nn.Identity()
+    return FactorizedReduce(C_in, C_out, affine)
+
+
+OPS: dict[str, OpFactory] = {
+    "none": lambda C_in, C_out, stride, affine: Zero(C_in, C_out, stride),
+    "skip_connect": _skip,
+    "nor_conv_1x1": lambda C_in, C_out, stride, affine: ReLUConvBN(C_in, C_out, 1, stride, affine),
+    "nor_conv_3x3": lambda C_in, C_out, stride, affine: ReLUConvBN(C_in, C_out, 3, stride, affine),
+    "avg_pool_3x3": _pool,
+}
+
+NB201_PRIMITIVES: tuple[str, ...] = (
+    "none",
+    "skip_connect",
+    "nor_conv_1x1",
+    "nor_conv_3x3",
+    "avg_pool_3x3",
+)
+
+PARAMETER_FREE: frozenset[str] = frozenset({"none", "skip_connect", "avg_pool_3x3"})
+
+
+def build_op(name: str, C_in: int, C_out: int, stride: int = 1, affine: bool = True) -> nn.Module:
+    """Build op ``name``; raises KeyError listing the registry for an unknown name."""
+    if name not in OPS:
+        raise KeyError(f"unknown op {name!r}; known ops: {', '.join(OPS)}")
+    return OPS[name](C_in, C_out, stride, affine)
