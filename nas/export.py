@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -22,8 +23,10 @@ def _model(arch: str, macro: MacroConfig, seed: int) -> DiscreteNet:
 
 def _onnx_bytes(net: torch.nn.Module, example: torch.Tensor) -> bytes:
     buf = io.BytesIO()
-    torch.onnx.export(net, (example,), buf, input_names=["images"], output_names=["logits"],
-                      dynamic_axes={"images": {0: "batch"}, "logits": {0: "batch"}}, dynamo=False)
+    with warnings.catch_warnings():  # the TorchScript-based exporter is deprecated but exact and fast
+        warnings.simplefilter("ignore", DeprecationWarning)
+        torch.onnx.export(net, (example,), buf, input_names=["images"], output_names=["logits"],
+                          dynamic_axes={"images": {0: "batch"}, "logits": {0: "batch"}}, dynamo=False)
     return buf.getvalue()
 
 
@@ -36,7 +39,9 @@ def _check_onnx(blob: bytes, example: torch.Tensor, expected: np.ndarray) -> flo
 
 
 def _check_torchscript(blob: bytes, example: torch.Tensor, expected: np.ndarray) -> float:
-    loaded = torch.jit.load(io.BytesIO(blob))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        loaded = torch.jit.load(io.BytesIO(blob))
     with torch.no_grad():
         return float(np.abs(loaded(example).numpy() - expected).max())
 
@@ -61,7 +66,9 @@ def export_model(arch: str, fmt: str, out: str | Path, *, macro: MacroConfig = B
         err = _check_onnx(blob, example, expected)
     else:
         buf = io.BytesIO()
-        torch.jit.save(torch.jit.trace(net, example), buf)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)
+            torch.jit.save(torch.jit.trace(net, example), buf)
         blob = buf.getvalue()
         err = _check_torchscript(blob, example, expected)
     if err > atol:

@@ -29,6 +29,7 @@ from nas.costs import CostTable
 from nas.devices import SHARED_DEVICES
 from nas.genotype import N_EDGES
 from nas.hypernet import build_hypernet
+from nas.isolation import evaluation_modules_blocked
 from nas.ops import NB201_PRIMITIVES
 from nas.sampling import gumbel_noise, relaxed_weights, temperature
 from nas.search_data import SearchData, load_search_data
@@ -235,7 +236,7 @@ class _Stepper:
         ce.backward()
         torch.nn.utils.clip_grad_norm_(self.weights, self.cfg.grad_clip)
         self.st.w_optim.step()
-        return {"train_loss": float(ce), "train_acc": float((out.argmax(1) == trn[1]).float().mean())}
+        return {"train_loss": float(ce.detach()), "train_acc": float((out.argmax(1) == trn[1]).float().mean())}
 
 
 def _run_epoch(cfg: SearchConfig, st: _State, data: SearchData, stepper: _Stepper, device_names) -> dict:
@@ -264,6 +265,12 @@ def _run_epoch(cfg: SearchConfig, st: _State, data: SearchData, stepper: _Steppe
 
 def run_search(cfg: SearchConfig, out_dir: str | Path, *, data: SearchData | None = None,
                progress: bool = True) -> Path:
+    """Run (or resume) a search in ``out_dir`` without access to benchmark ground truth; see ``_search``."""
+    with evaluation_modules_blocked():
+        return _search(cfg, out_dir, data, progress)
+
+
+def _search(cfg: SearchConfig, out_dir: str | Path, data: SearchData | None, progress: bool) -> Path:
     """Run (or resume) a search and write its run folder; returns the folder.
 
     The folder holds ``config.json``, ``devices.json`` (the cost tables trained on),

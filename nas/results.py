@@ -1,0 +1,271 @@
+"""Results as tidy files with provenance: atomic JSON/CSV writers, readers and declared columns.
+
+Every file the paper depends on is written here, so three rules hold everywhere:
+
+* writes are atomic (a temporary file beside the target, then ``os.replace``): a crash or an
+  exception never leaves a half-written file, and the previous version stays intact;
+* CSV files have a stable, declared column order (``SUMMARY_COLUMNS`` for ``results/summary``);
+* run records carry :func:`provenance` (git commit, versions, machine, config).
+
+Heavy imports (torch, pandas) happen inside the functions that need them; importing this module
+touches nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import dataclasses
+import json
+import os
+import platform
+import socket
+import subprocess
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+from typing import IO, Any
+
+# Column lists of every results/summary/*.csv (one row per record, units in the column names).
+SUMMARY_COLUMNS: dict[str, tuple[str, ...]] = {
+    "timing.csv": ("profile", "stage", "seconds", "status", "finished_at"),
+    "runs.csv": (
+        "run_id", "method", "search_space", "dataset", "seed", "path", "search_seconds", "device_set",
+    ),
+    "derived.csv": (
+        "method", "search_space", "dataset", "seed", "run_id", "device", "lam", "budget_ms", "arch",
+        "pred_latency_ms", "meas_latency_ms", "latency_origin", "params_m", "flops_m", "acc",
+        "acc_source", "acc_metric",
+    ),
+}
+
+
+def repo_root() -> Path:
+    """Return the repository root (the folder that holds ``nas/``)."""
+    return Path(__file__).resolve().parents[1]
+
+
+def _git(*args: str) -> str | None:
+    """Run ``git args`` in the repository; return stripped stdout, or None if git fails."""
+    try:
+        proc = subprocess.run(
+            ["git", *args], cwd=repo_root(), capture_output=True, text=True, timeout=20, check=False
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return proc.stdout.strip() if proc.returncode == 0 else None
+
+
+def git_commit() -> str | None:
+    """Return the short commit of the checkout, with ``-dirty`` if tracked files changed.
+
+    Returns:
+        e.g. ``"3f2a9c1"`` or ``"3f2a9c1-dirty"``; None outside a git checkout or before the
+        first commit.
+    """
+    sha = _git("rev-parse", "--short", "HEAD")
+    if not sha:
+        return None
+    dirty = _git("status", "--porcelain", "--untracked-files=no")
+    return f"{sha}-dirty" if dirty else sha
+
+
+def _package_version(name: str) -> str | None:
+    """Return the installed version of distribution ``name``, or None."""
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def cpu_model() -> str | None:
+    """Return the CPU model name from ``/proc/cpuinfo`` (Linux), else ``platform.processor()``."""
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        for line in cpuinfo.read_text(errors="replace").splitlines():
+            if line.lower().startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or None
+
+
+def config_dict(config: Any) -> dict | None:
+    """Return ``config`` (a dataclass instance, a mapping or None) as a plain dict."""
+    if config is None:
+        return None
+    if dataclasses.is_dataclass(config) and not isinstance(config, type):
+        return dataclasses.asdict(config)
+    if isinstance(config, Mapping):
+        return dict(config)
+    raise TypeError(f"config must be a dataclass instance, a mapping or None, not {type(config).__name__}")
+
+
+def provenance(config: Any = None) -> dict:
+    """Describe how and where a result was produced.
+
+    Args:
+        config: the stage's frozen config dataclass (or a dict); stored under ``"config"``.
+
+    Returns:
+        dict with ``git_commit``, ``timestamp_utc``, ``python``, ``torch``, ``torchvision``,
+        ``numpy``, ``host``, ``platform``, ``cpu_model``, ``cpu_count``, ``torch_threads``,
+        ``cuda_device`` (None without CUDA) and ``config``.
+    """
+    import torch  # deferred: importing nas.results stays cheap
+
+    cuda = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
+    return {
+        "git_commit": git_commit(),
+        "timestamp_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "torchvision": _package_version("torchvision"),
+        "numpy": _package_version("numpy"),
+        "host": socket.gethostname(),
+        "platform": platform.platform(),
+        "cpu_model": cpu_model(),
+        "cpu_count": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "cuda_device": cuda,
+        "config": config_dict(config),
+    }
+
+
+@contextlib.contextmanager
+def atomic_writer(path: str | os.PathLike, mode: str = "w", newline: str | None = None) -> Iterator[IO]:
+    """Open a temporary file beside ``path``; move it onto ``path`` only if the block succeeds.
+
+    On an exception the temporary file is removed and an existing ``path`` is left untouched.
+    The file gets the usual permissions (0666 minus the umask), unlike ``mkstemp``'s 0600.
+
+    Args:
+        path: the final file; parent folders are created.
+        mode: ``"w"`` (text, UTF-8) or ``"wb"``.
+        newline: passed to ``open`` in text mode (``""`` for the csv module).
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    try:
+        encoding = None if "b" in mode else "utf-8"
+        with os.fdopen(fd, mode, encoding=encoding, newline=newline) as handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
+    """Write ``text`` to ``path`` atomically and return the path."""
+    with atomic_writer(path) as handle:
+        handle.write(text)
+    return Path(path)
+
+
+def _json_default(obj: Any) -> Any:
+    """Make paths, dataclasses, sets and numpy/torch scalars and arrays JSON-serialisable."""
+    if isinstance(obj, os.PathLike):
+        return os.fspath(obj)
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return dataclasses.asdict(obj)
+    if isinstance(obj, (set, frozenset)):
+        return sorted(obj)
+    if hasattr(obj, "tolist"):  # numpy arrays and scalars, torch tensors
+        return obj.tolist()
+    raise TypeError(f"{type(obj).__name__} is not JSON-serialisable")
+
+
+def save_json(path: str | os.PathLike, obj: Any) -> Path:
+    """Write ``obj`` as indented JSON to ``path`` atomically and return the path."""
+    return atomic_write_text(path, json.dumps(obj, indent=2, default=_json_default) + "\n")
+
+
+def load_json(path: str | os.PathLike) -> Any:
+    """Read a JSON file written by :func:`save_json`."""
+    return json.loads(Path(path).read_text(encoding="utf-8"))
+
+
+def _columns_for(path: Path, rows: Sequence[Mapping], columns: Sequence[str] | None) -> tuple[str, ...]:
+    """Resolve the column order: explicit, else declared for the file name, else first seen."""
+    if columns is not None:
+        return tuple(columns)
+    if path.name in SUMMARY_COLUMNS:
+        return SUMMARY_COLUMNS[path.name]
+    return tuple(dict.fromkeys(key for row in rows for key in row))
+
+
+def _check_keys(path: Path, row: Mapping, columns: Sequence[str]) -> None:
+    """Raise ValueError if ``row`` has keys outside ``columns``."""
+    unknown = [key for key in row if key not in columns]
+    if unknown:
+        raise ValueError(f"{path.name}: unknown column(s) {unknown}; declared columns are {list(columns)}")
+
+
+def _cell(value: Any) -> Any:
+    """Format one CSV cell: None becomes empty."""
+    return "" if value is None else value
+
+
+def write_rows(
+    path: str | os.PathLike, rows: Sequence[Mapping], columns: Sequence[str] | None = None
+) -> Path:
+    """Write ``rows`` as a tidy CSV with a stable column order, atomically.
+
+    Args:
+        path: the CSV file.
+        rows: one mapping per record; missing keys (and None) are written as empty cells.
+        columns: the column order; default ``SUMMARY_COLUMNS[path.name]`` when declared there,
+            else the keys in order of first appearance.
+
+    Raises:
+        ValueError: a row has a key that is not a declared column.
+    """
+    path = Path(path)
+    cols = _columns_for(path, rows, columns)
+    for row in rows:
+        _check_keys(path, row, cols)
+    with atomic_writer(path, newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(cols)
+        writer.writerows([_cell(row.get(c)) for c in cols] for row in rows)
+    return path
+
+
+def append_row(path: str | os.PathLike, row: Mapping, columns: Sequence[str]) -> Path:
+    """Append one record to a CSV (e.g. per-epoch metrics), writing the header once.
+
+    The line is flushed before returning, so a killed run keeps every finished row.
+
+    Raises:
+        ValueError: ``row`` has an undeclared key, or the existing header differs from
+            ``columns`` (the file was written with another schema).
+    """
+    path = Path(path)
+    cols = tuple(columns)
+    _check_keys(path, row, cols)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    new = not path.exists() or path.stat().st_size == 0
+    if not new:
+        with path.open(newline="", encoding="utf-8") as handle:
+            header = tuple(next(csv.reader(handle), ()))
+        if header != cols:
+            raise ValueError(f"{path}: header {list(header)} differs from columns {list(cols)}")
+    with path.open("a", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        if new:
+            writer.writerow(cols)
+        writer.writerow([_cell(row.get(c)) for c in cols])
+        handle.flush()
+    return path
+
+
+def read_rows(path: str | os.PathLike):
+    """Read a CSV written by :func:`write_rows` or :func:`append_row` as a ``pandas.DataFrame``."""
+    import pandas as pd  # deferred: pandas is slow to import
+
+    return pd.read_csv(path)
