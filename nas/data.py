@@ -233,7 +233,7 @@ def split_train_val(n: int, fraction: float = 0.5, seed: int = 0) -> tuple[np.nd
     if not 0.0 < fraction < 1.0 or n < 0:
         raise ValueError(f"need n >= 0 and 0 < fraction < 1, got n={n}, fraction={fraction}")
     perm = np.random.default_rng(seed).permutation(n)
-    cut = int(round(n * fraction))
+    cut = round(n * fraction)
     return np.sort(perm[:cut]).astype(np.int64), np.sort(perm[cut:]).astype(np.int64)
 
 

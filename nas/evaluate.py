@@ -29,7 +29,8 @@ def _run_fields(run: SearchRun) -> dict:
             "run_id": run.run_dir.name}
 
 
-def derived_rows(run: SearchRun, items: Sequence[Derived], bench: NB201Benchmark, device: str) -> list[dict]:
+def derived_rows(run: SearchRun, items: Sequence[Derived], bench: NB201Benchmark, device: str,
+                 given_as: str = "name") -> list[dict]:
     """Rows of ``derived.csv`` for architectures derived for a benchmark device."""
     params, flops = complexity_table("params"), complexity_table("flops")
     origin = device_info(device)["origin"]
@@ -39,26 +40,28 @@ def derived_rows(run: SearchRun, items: Sequence[Derived], bench: NB201Benchmark
                      "pred_latency_ms": d.pred_latency_ms, "meas_latency_ms": bench.measured_latency(d.arch, device),
                      "latency_origin": origin, "params_m": params.genotype_cost(d.arch),
                      "flops_m": flops.genotype_cost(d.arch), "acc": bench.accuracy(d.arch),
-                     "acc_source": "nb201-table", "acc_metric": DEFAULT_METRIC})
+                     "acc_source": "nb201-table", "acc_metric": DEFAULT_METRIC, "device_given_as": given_as})
     return rows
 
 
-def evaluate_device(run: SearchRun, bench: NB201Benchmark, device: str, spec: str | None = None):
+def evaluate_device(run: SearchRun, bench: NB201Benchmark, device: str, spec: str | None = None,
+                    given_as: str = "name"):
     """Derived rows, per-budget regret rows and metric rows of one device.
 
     ``spec`` is what derivation is given for the device (default: its name; a CSV path makes it
-    an unseen device described only by its measurements).
+    an unseen device described only by its measurements, labelled ``given_as``).
     """
     spec = spec or device
     lam_items = derive_lams(run, spec, LAM_EVAL_GRID)
     budgets = bench.budgets(device)
     budget_items = derive_budgets(run, spec, list(budgets.values()))
-    derived = derived_rows(run, lam_items + budget_items, bench, device)
+    derived = derived_rows(run, lam_items + budget_items, bench, device, given_as)
     regret = bench.budget_regret(device, {d.budget_ms: d.arch for d in budget_items})
     regret.insert(0, "run_id", run.run_dir.name)
+    regret.insert(2, "device_given_as", given_as)
     lat = [r["meas_latency_ms"] for r in derived[: len(lam_items)]]
     rho = float(stats.spearmanr(LAM_EVAL_GRID, lat).statistic) if len(set(lat)) > 1 else float("nan")
-    base = {**_run_fields(run), "device": device, "device_given_as": "name" if spec == device else "csv"}
+    base = {**_run_fields(run), "device": device, "device_given_as": given_as}
     metrics = [
         {**base, "metric": "mean_regret", "value": float(regret["regret"].mean())},
         {**base, "metric": "violations", "value": int(regret["violation"].sum())},
@@ -80,3 +83,34 @@ def evaluate_run(run_dir: str | Path, devices: Sequence[str] = SHARED_DEVICES,
         regret.append(r)
         metrics += m
     return pd.DataFrame(derived), pd.concat(regret, ignore_index=True), pd.DataFrame(metrics)
+
+
+# NB201 indices of the 10 reference architectures MODNAS (Sukthanker et al., ICLR 2025) measures
+# to describe a device (from DESIGN.md).
+MODNAS_REFERENCE_INDICES = (11982, 431, 55, 9, 14451, 8636, 9881, 13479, 6196, 1462)
+
+
+def measurement_csv(bench: NB201Benchmark, device: str, path: str | Path, *, n: int = 300, seed: int = 0,
+                    indices: Sequence[int] | None = None) -> Path:
+    """Write ``arch_str,latency_ms`` of a device as a user would: ``n`` random live cells or given indices."""
+    from nas.results import write_rows
+
+    frame = bench.frame.set_index("arch_index", drop=False)
+    if indices is None:
+        live = bench.live()
+        pick = live.iloc[np.random.default_rng(seed).choice(len(live), size=n, replace=False)]
+    else:
+        pick = frame.loc[list(indices)]
+    rows = [{"arch_str": a, "latency_ms": v} for a, v in zip(pick["arch_str"], pick[device])]
+    return write_rows(path, rows, ("arch_str", "latency_ms"))
+
+
+def evaluate_unseen(run_dir: str | Path, device: str, csv_path: str | Path, bench: NB201Benchmark | None = None):
+    """Evaluate a device the run never trained on, given only as a measurement CSV."""
+    run = SearchRun.load(run_dir)
+    if device in run.tables:
+        raise ValueError(f"{device} was a training device of {run.run_dir.name}; it is not unseen")
+    bench = bench or NB201Benchmark.load()
+    n_rows = len(pd.read_csv(csv_path))
+    derived, regret, metrics = evaluate_device(run, bench, device, spec=str(csv_path), given_as=f"csv-{n_rows}")
+    return pd.DataFrame(derived), regret, pd.DataFrame(metrics)

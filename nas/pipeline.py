@@ -36,7 +36,6 @@ from nas.results import atomic_writer, repo_root, write_rows
 
 STAGE_GLOB = "[0-9][0-9]_*.ipynb"
 DEFAULT_KERNEL = "nas-hw"
-FIGURE_STAGE_MARK = "figures"  # a stage whose name contains this is a figure stage (`make figures`)
 
 
 class StageFailed(RuntimeError):

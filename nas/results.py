@@ -37,7 +37,14 @@ SUMMARY_COLUMNS: dict[str, tuple[str, ...]] = {
     "derived.csv": (
         "method", "search_space", "dataset", "seed", "run_id", "device", "lam", "budget_ms", "arch",
         "pred_latency_ms", "meas_latency_ms", "latency_origin", "params_m", "flops_m", "acc",
-        "acc_source", "acc_metric",
+        "acc_source", "acc_metric", "device_given_as",
+    ),
+    "regret.csv": (
+        "run_id", "device", "device_given_as", "budget_q", "budget_ms", "arch", "acc", "oracle_arch", "oracle_acc", "regret",
+        "meas_latency_ms", "violation",
+    ),
+    "comparison.csv": (
+        "method", "search_space", "dataset", "seed", "run_id", "device", "device_given_as", "metric", "value",
     ),
 }
 

@@ -104,3 +104,18 @@ def require_finished(run_dir: Path) -> None:
     if not is_finished(run_dir):
         raise RunError(f"{run_dir} holds no finished search (run.json / {HYPERNET} missing); finish it with "
                        f"`python -m nas search --out {run_dir}` (the same command resumes)")
+
+
+def run_record(run_dir: Path, root: Path | None = None) -> dict:
+    """The ``runs.csv`` row of a finished run (path relative to ``root`` when given)."""
+    info = load_json(Path(run_dir) / "run.json")
+    path = Path(run_dir)
+    if root is not None:
+        path = path.resolve().relative_to(Path(root).resolve())
+    keys = ("run_id", "method", "search_space", "dataset", "seed", "search_seconds", "device_set")
+    return {**{k: info[k] for k in keys}, "path": path.as_posix()}
+
+
+def finished_runs(runs_dir: Path) -> list[Path]:
+    """Finished run folders directly under ``runs_dir``, sorted by name."""
+    return sorted(p for p in Path(runs_dir).iterdir() if p.is_dir() and is_finished(p))

@@ -247,7 +247,8 @@ def _run_epoch(cfg: SearchConfig, st: _State, data: SearchData, stepper: _Steppe
     warm = epoch < cfg.warmup_epochs
     sums: dict[str, float] = {}
     batches = data.epoch_batches(epoch, cfg.batch_size, cfg.seed)
-    bar = tqdm(batches, desc=f"epoch {epoch + 1}/{cfg.epochs}" + (" (warm-up)" if warm else ""), leave=False)
+    bar = tqdm(batches, total=data.steps_per_epoch(cfg.batch_size), leave=False,
+               desc=f"epoch {epoch + 1}/{cfg.epochs}" + (" (warm-up)" if warm else ""))
     for step, (trn, val) in enumerate(bar, start=1):
         u = torch.rand((), generator=st.generator)
         h = int(torch.randint(len(device_names), (), generator=st.generator))
@@ -305,3 +306,16 @@ def _search(cfg: SearchConfig, out_dir: str | Path, data: SearchData | None, pro
             bar.set_postfix(val_acc=f"{row.get('val_acc', float('nan')):.3f}", tau=f"{row['tau']:.2f}")
     run_io.finish_run(out, cfg.to_dict(), st)
     return out
+
+
+def run_name(cfg: SearchConfig, holdout: str = "") -> str:
+    """Run folder name: ``<method>_<space>_<dataset>_s<seed>`` plus ``_without-<device>`` for a held-out device."""
+    name = f"{cfg.method}_{cfg.space}_{cfg.dataset}_s{cfg.seed}"
+    return f"{name}_without-{holdout}" if holdout else name
+
+
+def devices_without(holdout: str, devices: tuple[str, ...] = SHARED_DEVICES) -> tuple[str, ...]:
+    """The training devices with ``holdout`` left out (an unknown name raises ValueError)."""
+    if holdout and holdout not in devices:
+        raise ValueError(f"cannot hold out {holdout!r}: not among the training devices {', '.join(devices)}")
+    return tuple(d for d in devices if d != holdout)

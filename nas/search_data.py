@@ -51,9 +51,6 @@ class SearchData:
             yield ((self._normalise(self.x_train[it]), self.y_train[it].to(self.device)),
                    (self._normalise(self.x_val[iv]), self.y_val[iv].to(self.device)))
 
-    def __len__(self) -> int:
-        return self.steps_per_epoch(64)
-
 
 def _take(n: int, idx: np.ndarray) -> np.ndarray:
     return idx if n <= 0 else idx[:n]

@@ -1,0 +1,64 @@
+"""Rebuild ``results/summary/*.csv`` from run folders (idempotent: files are rewritten, never appended).
+
+``runs.csv`` lists finished runs; ``derived.csv`` holds every derived architecture with measured
+latency and benchmark accuracy; ``regret.csv`` scores each latency-budget query;
+``comparison.csv`` holds one metric per (run, device) in long format.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from nas.benchmark import NB201Benchmark
+from nas.devices import SHARED_DEVICES
+from nas.evaluate import MODNAS_REFERENCE_INDICES, evaluate_run, evaluate_unseen, measurement_csv
+from nas.results import SUMMARY_COLUMNS, write_rows
+from nas.run_io import finished_runs, load_tables, run_record
+
+
+@dataclass(frozen=True)
+class SummaryConfig:
+    """Stage config of ``04_derive``: where runs are, where summaries go, how unseen devices are given."""
+
+    runs_dir: str = "results/runs"
+    summary_dir: str = "results/summary"
+    unseen_n: int = 300  # random measured architectures describing an unseen device
+    unseen_seed: int = 0
+    reference_indices: tuple[int, ...] = MODNAS_REFERENCE_INDICES  # MODNAS's 10 device-describing cells
+
+
+def _unseen(run_dir: Path, cfg: SummaryConfig, bench: NB201Benchmark):
+    """Evaluate every shared device the run did not train on, from measurement CSVs in the run folder."""
+    trained = {t.name for t in load_tables(run_dir)}
+    frames = []
+    for device in (d for d in SHARED_DEVICES if d not in trained):
+        for tag, kwargs in ((f"{cfg.unseen_n}random", dict(n=cfg.unseen_n, seed=cfg.unseen_seed)),
+                            ("modnas10", dict(indices=cfg.reference_indices))):
+            csv = measurement_csv(bench, device, run_dir / "unseen" / f"{device}_{tag}.csv", **kwargs)
+            frames.append(evaluate_unseen(run_dir, device, csv, bench))
+    return frames
+
+
+def rebuild_summaries(cfg: SummaryConfig) -> dict[str, Path]:
+    """Evaluate every finished run under ``runs_dir`` and rewrite the summary CSVs; returns their paths."""
+    runs, bench = finished_runs(Path(cfg.runs_dir)), NB201Benchmark.load()
+    if not runs:
+        raise FileNotFoundError(f"no finished run under {cfg.runs_dir}; run the search stage first")
+    root = Path(cfg.runs_dir).resolve().parents[1]
+    derived, regret, metrics = [], [], []
+    for run_dir in runs:
+        trained = [t.name for t in load_tables(run_dir) if t.name in SHARED_DEVICES]
+        parts = [evaluate_run(run_dir, trained, bench)] + _unseen(run_dir, cfg, bench)
+        for d, r, m in parts:
+            derived.append(d), regret.append(r), metrics.append(m)
+    out = Path(cfg.summary_dir)
+    tables = {
+        "runs.csv": pd.DataFrame([run_record(r, root) for r in runs]),
+        "derived.csv": pd.concat(derived, ignore_index=True),
+        "regret.csv": pd.concat(regret, ignore_index=True),
+        "comparison.csv": pd.concat(metrics, ignore_index=True),
+    }
+    return {name: write_rows(out / name, df.to_dict("records"), SUMMARY_COLUMNS[name]) for name, df in tables.items()}
