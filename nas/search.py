@@ -76,7 +76,10 @@ class SearchConfig:
     tau_max: float = 1.0  # Gumbel temperature schedule
     tau_min: float = 0.2
     tau_schedule: str = "linear"  # linear (DARTS-CC) | exp (FBNet)
-    order: str = "first"  # first | second (unrolled, finite-difference Hessian-vector product)
+    estimator: str = "reinforce"  # hypernetwork gradient: reinforce (sampled paths, forward only) | relaxed
+    reinforce_samples: int = 2  # paths per hypernetwork step (leave-one-out baseline; >= 2)
+    weight_paths: str = "uniform"  # paths trained in the weight step: uniform (fair supernet) | hypernet
+    order: str = "first"  # relaxed estimator: first | second (unrolled, finite-difference HVP)
     seed: int = 0
     torch_device: str = "cpu"  # cpu | cuda
     threads: int = 0  # torch intra-op threads (0: leave the default)
@@ -89,6 +92,10 @@ class SearchConfig:
             (self.mode in ("single-path", "mixed"), "mode must be single-path or mixed"),
             (self.loss in ("additive", "fbnet"), "loss must be additive or fbnet"),
             (self.order in ("first", "second"), "order must be first or second"),
+            (self.estimator in ("reinforce", "relaxed"), "estimator must be reinforce or relaxed"),
+            (self.estimator == "relaxed" or self.order == "first", "second order needs estimator=relaxed"),
+            (self.reinforce_samples >= 2, "reinforce_samples must be >= 2 (leave-one-out baseline)"),
+            (self.weight_paths in ("uniform", "hypernet"), "weight_paths must be uniform or hypernet"),
             (0 < self.lam_min < self.lam_max, "need 0 < lam_min < lam_max"),
             (0 <= self.warmup_epochs < self.epochs, "need 0 <= warmup_epochs < epochs"),
             (len(self.devices) > 0, "at least one training device is needed"),
@@ -204,28 +211,60 @@ class _Stepper:
         return F.cross_entropy(out, y), out
 
     def arch_step(self, u, h, tau, trn, val) -> dict:
-        noise = gumbel_noise((N_EDGES, len(NB201_PRIMITIVES)), self.st.generator).to(val[0].device)
-
-        def val_loss():
-            logits = self._logits(u, h)
-            ce, _ = self._ce(logits, noise, tau, *val)
-            return self.penalty.objective(ce, torch.softmax(logits, -1), h, u)
-
-        if self.cfg.order == "first":
-            grads = first_order_grad(val_loss, self.arch)
+        """One hypernetwork update for condition (u = lam_norm, device h); returns val statistics."""
+        if self.cfg.estimator == "reinforce":
+            grads, stats = self._reinforce_grads(u, h, val)
         else:
-            train_loss = lambda: self._ce(self._logits(u, h), noise, tau, *trn)[0]  # noqa: E731
-            grads = unrolled_grad(train_loss, val_loss, self.weights, self.arch,
-                                  xi=self.st.w_optim.param_groups[0]["lr"], weight_decay=self.cfg.w_weight_decay)
+            grads, stats = self._relaxed_grads(u, h, tau, trn, val)
         self.st.a_optim.zero_grad(set_to_none=True)
         for p, g in zip(self.arch, grads):
             p.grad = g
         self.st.a_optim.step()
-        with torch.no_grad():
+        return stats
+
+    def _relaxed_grads(self, u, h, tau, trn, val):
+        """Gradient through the relaxed sample (Gumbel-softmax / straight-through), first or second order."""
+        noise = gumbel_noise((N_EDGES, len(NB201_PRIMITIVES)), self.st.generator).to(val[0].device)
+        stats = {}
+
+        def val_loss():
             logits = self._logits(u, h)
             ce, out = self._ce(logits, noise, tau, *val)
-            rel = self.penalty.relative_cost(torch.softmax(logits, -1), h)
-        return {"val_loss": float(ce), "val_acc": float((out.argmax(1) == val[1]).float().mean()), "rel_cost": float(rel)}
+            probs = torch.softmax(logits, -1)
+            if not stats:  # the first evaluation is at the current weights
+                stats.update(val_loss=float(ce.detach()), val_acc=_accuracy(out, val[1]),
+                             rel_cost=float(self.penalty.relative_cost(probs.detach(), h)))
+            return self.penalty.objective(ce, probs, h, u)
+
+        if self.cfg.order == "first":
+            return first_order_grad(val_loss, self.arch), stats
+        train_loss = lambda: self._ce(self._logits(u, h), noise, tau, *trn)[0]  # noqa: E731
+        grads = unrolled_grad(train_loss, val_loss, self.weights, self.arch,
+                              xi=self.st.w_optim.param_groups[0]["lr"], weight_decay=self.cfg.w_weight_decay)
+        return grads, stats
+
+    def _reinforce_grads(self, u, h, val):
+        """Score-function gradient of E_a[CE(a)] over K sampled paths (leave-one-out baseline).
+
+        The paths run forward only (no backward through the supernet). ``ce_value + score -
+        score.detach()`` has the value of the mean CE and the REINFORCE gradient, so the same
+        penalty objective (additive or FBNet's multiplicative form) applies.
+        """
+        logits = self._logits(u, h)
+        logp = torch.log_softmax(logits, -1)  # (6, 5)
+        k = self.cfg.reinforce_samples
+        paths = torch.multinomial(logp.detach().exp(), k, replacement=True, generator=self.st.generator).T  # (K, 6)
+        with torch.no_grad():
+            outs = [self.st.supernet(val[0], F.one_hot(a, logp.shape[-1]).float(), a) for a in paths]
+            ce = torch.stack([F.cross_entropy(o, val[1]) for o in outs])  # (K,)
+        baseline = (ce.sum() - ce) / (k - 1)
+        path_logp = logp[torch.arange(N_EDGES), paths].sum(-1)  # (K,)
+        score = ((ce - baseline) * path_logp).mean()
+        probs = logp.exp()
+        objective = self.penalty.objective(ce.mean() + score - score.detach(), probs, h, u)
+        stats = {"val_loss": float(ce.mean()), "val_acc": sum(_accuracy(o, val[1]) for o in outs) / k,
+                 "rel_cost": float(self.penalty.relative_cost(probs.detach(), h))}
+        return torch.autograd.grad(objective, self.arch, allow_unused=True), stats
 
     def weight_step(self, u, h, tau, trn, uniform: bool) -> dict:
         with torch.no_grad():
@@ -236,7 +275,11 @@ class _Stepper:
         ce.backward()
         torch.nn.utils.clip_grad_norm_(self.weights, self.cfg.grad_clip)
         self.st.w_optim.step()
-        return {"train_loss": float(ce.detach()), "train_acc": float((out.argmax(1) == trn[1]).float().mean())}
+        return {"train_loss": float(ce.detach()), "train_acc": _accuracy(out, trn[1])}
+
+
+def _accuracy(logits: torch.Tensor, y: torch.Tensor) -> float:
+    return float((logits.argmax(1) == y).float().mean())
 
 
 def _run_epoch(cfg: SearchConfig, st: _State, data: SearchData, stepper: _Stepper, device_names) -> dict:
@@ -253,7 +296,7 @@ def _run_epoch(cfg: SearchConfig, st: _State, data: SearchData, stepper: _Steppe
         u = torch.rand((), generator=st.generator)
         h = int(torch.randint(len(device_names), (), generator=st.generator))
         stats = {} if warm else stepper.arch_step(u, h, tau, trn, val)
-        stats.update(stepper.weight_step(u, h, tau, trn, uniform=warm))
+        stats.update(stepper.weight_step(u, h, tau, trn, uniform=warm or cfg.weight_paths == "uniform"))
         for k, v in stats.items():
             sums[k] = sums.get(k, 0.0) + v
         if not warm:

@@ -2,19 +2,28 @@
 
 ``runs.csv`` lists finished runs; ``derived.csv`` holds every derived architecture with measured
 latency and benchmark accuracy; ``regret.csv`` scores each latency-budget query;
-``comparison.csv`` holds one metric per (run, device) in long format.
+``comparison.csv`` holds one metric per (run, device) in long format; ``arch_probs.csv`` the op
+probabilities per (device, lam, edge); ``search_history.csv`` the per-epoch search curves; and
+``oracle_front.csv``, ``random_reference.csv``, ``device_similarity.csv``, ``lut_fit.csv``
+describe the space and the devices (``nas.reference``).
 """
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from nas.benchmark import NB201Benchmark
+from nas import reference
+from nas.derive import SearchRun
 from nas.devices import SHARED_DEVICES
 from nas.evaluate import MODNAS_REFERENCE_INDICES, evaluate_run, evaluate_unseen, measurement_csv
+from nas.genotype import EDGES
+from nas.ops import NB201_PRIMITIVES
 from nas.results import SUMMARY_COLUMNS, write_rows
 from nas.run_io import finished_runs, load_tables, run_record
 
@@ -42,6 +51,34 @@ def _unseen(run_dir: Path, cfg: SummaryConfig, bench: NB201Benchmark):
     return frames
 
 
+def arch_probs(run_dir: Path, lams=tuple(np.round(np.linspace(0, 1, 21), 2))) -> pd.DataFrame:
+    """Op probabilities per (device, lam_norm, edge, op) for every training device of a run."""
+    run = SearchRun.load(run_dir)
+    rows = []
+    for name, table in run.tables.items():
+        probs = run.probs(table, lams)  # (L, 6, 5)
+        for (li, lam), (e, (src, dst)), (o, op) in itertools.product(enumerate(lams), enumerate(EDGES),
+                                                                      enumerate(NB201_PRIMITIVES)):
+            rows.append({"run_id": run_dir.name, "device": name, "lam": lam, "edge": f"{src}->{dst}", "op": op,
+                         "prob": float(probs[li, e, o])})
+    return pd.DataFrame(rows)
+
+
+def search_history(run_dir: Path) -> pd.DataFrame:
+    """The run's per-epoch history with its run_id."""
+    h = pd.read_csv(run_dir / "history.csv")
+    h.insert(0, "run_id", run_dir.name)
+    return h
+
+
+def space_tables(bench: NB201Benchmark) -> dict[str, pd.DataFrame]:
+    """Summaries of the NB201 space and the devices, independent of any run."""
+    return {"oracle_front.csv": reference.oracle_fronts(bench),
+            "random_reference.csv": reference.random_reference(bench),
+            "device_similarity.csv": reference.device_similarity(bench),
+            "lut_fit.csv": reference.lut_fit()}
+
+
 def rebuild_summaries(cfg: SummaryConfig) -> dict[str, Path]:
     """Evaluate every finished run under ``runs_dir`` and rewrite the summary CSVs; returns their paths."""
     runs, bench = finished_runs(Path(cfg.runs_dir)), NB201Benchmark.load()
@@ -60,5 +97,8 @@ def rebuild_summaries(cfg: SummaryConfig) -> dict[str, Path]:
         "derived.csv": pd.concat(derived, ignore_index=True),
         "regret.csv": pd.concat(regret, ignore_index=True),
         "comparison.csv": pd.concat(metrics, ignore_index=True),
+        "arch_probs.csv": pd.concat([arch_probs(r) for r in runs], ignore_index=True),
+        "search_history.csv": pd.concat([search_history(r) for r in runs], ignore_index=True),
+        **space_tables(bench),
     }
     return {name: write_rows(out / name, df.to_dict("records"), SUMMARY_COLUMNS[name]) for name, df in tables.items()}

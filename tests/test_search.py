@@ -71,7 +71,8 @@ def test_sigkill_then_resume_matches_uninterrupted_run(tmp_path):
 
 
 @pytest.mark.parametrize("overrides", [
-    dict(order="second"), dict(mode="mixed"), dict(hypernet="mlp"), dict(loss="fbnet"), dict(hypernet="alpha"),
+    dict(estimator="relaxed", order="second"), dict(estimator="relaxed", mode="mixed"), dict(estimator="relaxed"),
+    dict(mode="mixed"), dict(hypernet="mlp"), dict(loss="fbnet"), dict(hypernet="alpha"), dict(weight_paths="hypernet"),
 ])
 def test_variants_run(tmp_path, overrides):
     out = run_search(tiny_config(epochs=2, **overrides), tmp_path / "v", data=tiny_data(), progress=False)

@@ -1,0 +1,51 @@
+"""Paper tables as Markdown and LaTeX, built from ``results/summary`` files only."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from nas.results import atomic_write_text
+
+TABLES = ("table1_regret", "table2_lut_fit")  # every table the figure stage writes (checked by the smoke test)
+
+
+def to_markdown(df: pd.DataFrame) -> str:
+    """A GitHub-flavoured Markdown table (no extra dependency)."""
+    cols = [str(c) for c in df.columns]
+    lines = ["| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
+    lines += ["| " + " | ".join("" if pd.isna(v) else str(v) for v in row) + " |" for row in df.itertuples(index=False)]
+    return "\n".join(lines) + "\n"
+
+
+def write_table(df: pd.DataFrame, out_dir: str | Path, name: str, caption: str) -> dict[str, Path]:
+    """Write ``name.md`` (caption + table) and ``name.tex`` (tabular with caption)."""
+    out = Path(out_dir)
+    md = atomic_write_text(out / f"{name}.md", f"{caption}\n\n{to_markdown(df)}")
+    tex = atomic_write_text(out / f"{name}.tex", df.to_latex(index=False, caption=caption, label=f"tab:{name}",
+                                                             na_rep="--", escape=True))
+    return {"md": md, "tex": tex}
+
+
+def regret_table(comparison: pd.DataFrame, reference: pd.DataFrame) -> pd.DataFrame:
+    """Table 1: per run, device and how the device was given: regret, violations, rho; random-search references."""
+    wide = comparison.pivot_table(index=["run_id", "device", "device_given_as"], columns="metric",
+                                  values="value").reset_index()
+    ref = reference.groupby(["device", "n"])["mean_regret"].agg(["mean", "std"]).reset_index()
+    for n in sorted(ref["n"].unique()):
+        r = ref[ref["n"] == n].set_index("device")
+        wide[f"random{n} regret"] = wide["device"].map(lambda d: f"{r.at[d, 'mean']:.2f} ± {r.at[d, 'std']:.2f}")
+    wide["mean_regret"] = wide["mean_regret"].round(2)
+    wide["spearman_lam_latency"] = wide["spearman_lam_latency"].round(2)
+    wide["violations"] = wide["violations"].astype(int).astype(str) + "/5"
+    cols = ["run_id", "device", "device_given_as", "mean_regret", "violations", "spearman_lam_latency"]
+    return wide[cols + [c for c in wide.columns if c.startswith("random")]]
+
+
+def lut_table(lut: pd.DataFrame) -> pd.DataFrame:
+    """Table 2: held-out quality and per-op costs of each device's lookup table."""
+    t = lut[["device", "origin", "n_fit", "n_test", "r2", "kendall_tau", "cost_skip_connect_ms",
+             "cost_nor_conv_1x1_ms", "cost_nor_conv_3x3_ms", "cost_avg_pool_3x3_ms", "base"]].copy()
+    t[["n_fit", "n_test"]] = t[["n_fit", "n_test"]].astype(int)
+    return t.round(3)
