@@ -7,7 +7,10 @@ in [lam_min, lam_max] (lam_norm = its position in [0, 1]) and a training device 
   2. weight step on a training batch: CE, with the same condition.
 Penalties (``loss``): ``additive`` (DARTS-CC formulation A) lam * c, with c the expected cost of
 the searchable edges relative to uniform op probabilities; ``fbnet``: CE * (log(1000 r) /
-log 1000) ** (beta_max * lam_norm), r the expected cost relative to uniform. The run folder is
+log 1000) ** (beta_max * lam_norm), r the expected cost relative to uniform; the baselines of
+``nas.baselines`` use ``none`` (plain DARTS: CE only) and ``fbnet-fixed`` (FBNet as published, one
+fixed trade-off: CE * fbnet_a * log(LAT_ms) ** fbnet_beta, LAT the expected whole-network latency
+of the run's single device in ms; the condition is ignored). The run folder is
 checkpointed every epoch and a rerun of the same command resumes it (``nas.run_io``).
 """
 
@@ -37,6 +40,8 @@ from nas.spaces.nb201 import MacroConfig, SuperNet
 from nas.tables import build_tables
 
 METHODS = ("darts-cc-hw", "darts-cc", "darts", "fbnet")
+LOSSES = ("additive", "fbnet", "fbnet-fixed", "none")
+FBNET_MIN_LATENCY = 1.0 + 1e-3  # fbnet-fixed: log(LAT) must stay positive for a fractional exponent
 
 
 @dataclass(frozen=True)
@@ -58,10 +63,12 @@ class SearchConfig:
     hypernet: str = "pwlinear"  # pwlinear (DARTS-CC) | mlp | alpha (plain DARTS, ignores the condition)
     n_knots: int = 5  # pwlinear anchors
     hidden: int = 64  # mlp width
-    loss: str = "additive"  # additive: CE + lam * cost | fbnet: CE * (log cost)^beta
+    loss: str = "additive"  # additive: CE + lam * cost | fbnet: CE * (log cost)^beta | fbnet-fixed | none
     lam_min: float = 1e-3  # additive: smallest trade-off (lam_norm = 0, plain DARTS)
     lam_max: float = 10.0  # additive: largest trade-off (lam_norm = 1, cheapest architectures)
     beta_max: float = 2.0  # fbnet: exponent at lam_norm = 1
+    fbnet_a: float = 0.2  # fbnet-fixed: FBNet's scale alpha of CE * alpha * log(LAT_ms)^beta
+    fbnet_beta: float = 0.6  # fbnet-fixed: FBNet's exponent beta (the fixed trade-off of the run)
     devices: tuple[str, ...] = SHARED_DEVICES  # training devices: shared names, params, flops, CSV paths
     lut_n_fit: int = 300  # architectures measured per shared device to fit its lookup table
     lut_seed: int = 0
@@ -90,7 +97,9 @@ class SearchConfig:
             (self.method in METHODS, f"method must be one of {METHODS}"),
             (self.space == "nb201", "space must be nb201 (the only space so far)"),
             (self.mode in ("single-path", "mixed"), "mode must be single-path or mixed"),
-            (self.loss in ("additive", "fbnet"), "loss must be additive or fbnet"),
+            (self.loss in LOSSES, f"loss must be one of {LOSSES}"),
+            (self.loss != "fbnet-fixed" or len(self.devices) == 1, "loss fbnet-fixed needs exactly one device"),
+            (self.fbnet_a > 0 and self.fbnet_beta > 0, "need fbnet_a > 0 and fbnet_beta > 0"),
             (self.order in ("first", "second"), "order must be first or second"),
             (self.estimator in ("reinforce", "relaxed"), "estimator must be reinforce or relaxed"),
             (self.estimator == "relaxed" or self.order == "first", "second order needs estimator=relaxed"),
@@ -119,7 +128,7 @@ class SearchConfig:
 
 PROFILES: dict[str, dict] = {
     "smoke": dict(dataset="synthetic", n_train=128, n_val=128, C=4, N=1, batch_size=32, epochs=2, warmup_epochs=1),
-    "default": dict(n_train=0, n_val=0, C=8, N=1, epochs=20, warmup_epochs=4),
+    "default": dict(n_train=0, n_val=0, C=8, N=2, lam_max=2.0, epochs=20, warmup_epochs=4),
     "full": dict(C=16, N=5, epochs=100, warmup_epochs=20, torch_device="cuda"),
 }
 
@@ -166,9 +175,14 @@ class CostPenalty:
 
     def objective(self, ce: torch.Tensor, probs: torch.Tensor, h: int, u: torch.Tensor) -> torch.Tensor:
         """Validation objective for condition (u = lam_norm, device h)."""
+        if self.cfg.loss == "none":
+            return ce
         rel = self.relative_cost(probs, h)
         if self.cfg.loss == "additive":
             return ce + lam_of(u, self.cfg) * rel
+        if self.cfg.loss == "fbnet-fixed":  # FBNet as published: the device's unit (ms) enters the log
+            lat = self.base[h] + rel * self.edge_ref[h]
+            return ce * self.cfg.fbnet_a * torch.log(torch.clamp(lat, min=FBNET_MIN_LATENCY)) ** self.cfg.fbnet_beta
         # fbnet: whole-network cost relative to uniform, inside FBNet's log; scale-free in the unit
         total = (self.base[h] + rel * self.edge_ref[h]) / (self.base[h] + self.edge_ref[h])
         factor = torch.log(1000.0 * torch.clamp(total, min=1e-2)) / math.log(1000.0)
