@@ -46,6 +46,13 @@ SUMMARY_COLUMNS: dict[str, tuple[str, ...]] = {
     "comparison.csv": (
         "method", "search_space", "dataset", "seed", "run_id", "device", "device_given_as", "metric", "value",
     ),
+    "method_answers.csv": (
+        "method", "search_space", "dataset", "seed", "run_id", "device", "budget_q", "budget_ms", "tradeoff", "arch",
+        "pred_latency_ms", "meas_latency_ms", "acc", "oracle_acc", "regret", "violation",
+    ),
+    "specialisation.csv": (
+        "method", "search_space", "dataset", "seed", "run_id", "device", "device_to", "metric", "value",
+    ),
     "arch_probs.csv": ("run_id", "device", "lam", "edge", "op", "prob"),
     "search_history.csv": (
         "run_id", "epoch", "warmup", "seconds", "tau", "lr", "train_loss", "train_acc", "val_loss", "val_acc",
@@ -54,6 +61,10 @@ SUMMARY_COLUMNS: dict[str, tuple[str, ...]] = {
     "oracle_front.csv": ("device", "latency_ms", "acc", "arch"),
     "random_reference.csv": ("device", "n", "seed", "mean_regret", "violations"),
     "device_similarity.csv": ("device_a", "device_b", "kendall_tau"),
+    "latency_validation.csv": (
+        "runtime", "lut_kind", "n_fit", "n_test", "kendall_tau", "spearman", "r2", "mape_pct", "within10_pct", "slope",
+        "intercept",
+    ),
     "lut_fit.csv": (
         "device", "origin", "n_fit", "n_test", "r2", "kendall_tau", "spearman", "base", "cost_none_ms",
         "cost_skip_connect_ms", "cost_nor_conv_1x1_ms", "cost_nor_conv_3x3_ms", "cost_avg_pool_3x3_ms",
