@@ -43,7 +43,7 @@ test: $(STAMP) ## run all tests (pytest)
 reproduce: $(STAMP) ## run every stage on the default CPU profile (results and figures are committed)
 	$(PIPELINE) --profile default
 
-smoke: $(STAMP) ## run every stage on tiny synthetic settings (results/smoke, figures/smoke)
+smoke: $(STAMP) clean-smoke ## run every stage on tiny synthetic settings from scratch (results/smoke, figures/smoke)
 	$(PIPELINE) --profile smoke
 
 figures: $(STAMP) ## redraw the figures from the committed results/summary only

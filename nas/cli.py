@@ -1,4 +1,4 @@
-"""Command line: ``python -m nas {search,derive,export} ...``.
+"""Command line: ``python -m nas {search,derive,export,profile} ...``.
 
 Known failures (bad device, genotype, lam, budget, run folder, CSV) print one line naming the
 problem and the fix and exit with status 2; outputs are written atomically.
@@ -83,6 +83,29 @@ def cmd_export(args) -> int:
     return 0
 
 
+def cmd_profile(args) -> int:
+    """Profile one runtime of this machine (isolated-op and regression LUTs, validation)."""
+    import logging
+
+    from nas.profiling import ProfileConfig, run_profile
+
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    given = {k: v for k, v in (("n_fit", args.n_fit), ("n_test", args.n_test), ("runs", args.runs),
+                               ("threads", args.threads), ("seed", args.seed)) if v is not None}
+    make = ProfileConfig.quick_config if args.quick else ProfileConfig
+    cfg = make(runtime=args.runtime, space=args.space, **given)
+    result = run_profile(cfg, args.out, progress=True)
+    if result.skipped:
+        print(result.skipped)
+        return 0
+    for kind, s in result.validation.items():
+        print(f"{cfg.runtime} {kind:10s} LUT on {cfg.n_test} held-out archs: tau {s['kendall_tau']:.3f}, "
+              f"rho {s['spearman']:.3f}, R2 {s['r2']:.3f}, MAPE {s['mape_pct']:.1f} %, "
+              f"within 10 % {s['within10_pct']:.0f} %")
+    print(f"profile written to {result.out_dir} in {result.seconds:.0f} s")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m nas", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="command", required=True)
@@ -110,6 +133,17 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--format", required=True, choices=["onnx", "torchscript"])
     e.add_argument("--out", required=True)
     e.set_defaults(func=cmd_export)
+    pr = sub.add_parser("profile", help="measure this machine's latency and fit its lookup tables")
+    pr.add_argument("--runtime", required=True, help="torch-cpu-1t | torch-cpu | onnxruntime-cpu | cuda")
+    pr.add_argument("--space", default="nb201", help="search space (nb201)")
+    pr.add_argument("--out", required=True, help="profile folder, e.g. data/latency/torch-cpu-1t (rerun resumes)")
+    pr.add_argument("--n-fit", type=int, help="end-to-end architectures for the regression LUT (default 200)")
+    pr.add_argument("--n-test", type=int, help="held-out architectures for validation (default 100)")
+    pr.add_argument("--runs", type=int, help="timed runs per model (default 100)")
+    pr.add_argument("--threads", type=int, help="override the runtime's thread count (CPU runtimes)")
+    pr.add_argument("--seed", type=int, help="seed of the architectures and the timing order (default 0)")
+    pr.add_argument("--quick", action="store_true", help="small profile for smoke runs (30 archs, 20 runs)")
+    pr.set_defaults(func=cmd_profile)
     return p
 
 

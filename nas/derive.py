@@ -21,9 +21,8 @@ import torch
 from nas import run_io
 from nas.costs import CostTable
 from nas.genotype import N_EDGES, all_op_indices, dead_mask, genotype_from_indices
-from nas.hypernet import ArchGenerator, build_hypernet
-from nas.ops import NB201_PRIMITIVES
-from nas.search import SearchConfig
+from nas.hypernet import ArchGenerator
+from nas.search import SearchConfig, build_generator
 from nas.tables import build_table
 
 LAM_GRID = np.linspace(0.0, 1.0, 101)
@@ -64,9 +63,7 @@ class SearchRun:
         run_io.require_finished(run_dir)
         cfg = SearchConfig.from_dict(run_io.load_json(run_dir / "config.json"))
         tables = {t.name: t for t in run_io.load_tables(run_dir)}
-        phi_dim = next(iter(tables.values())).descriptor().size
-        kwargs = {"pwlinear": {"n_knots": cfg.n_knots}, "mlp": {"hidden": cfg.hidden}}.get(cfg.hypernet, {})
-        gen = build_hypernet(cfg.hypernet, N_EDGES, len(NB201_PRIMITIVES), phi_dim, **kwargs)
+        gen = build_generator(cfg, next(iter(tables.values())).descriptor().size)
         gen.load_state_dict(torch.load(run_dir / run_io.HYPERNET, map_location="cpu", weights_only=True))
         return cls(run_dir, cfg, tables, gen.eval())
 

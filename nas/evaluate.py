@@ -18,6 +18,7 @@ from scipy import stats
 from nas.benchmark import DEFAULT_METRIC, NB201Benchmark
 from nas.derive import Derived, SearchRun, derive_budgets, derive_lams
 from nas.devices import SHARED_DEVICES, device_info
+from nas.genotype import space_positions
 from nas.tables import complexity_table
 
 LAM_EVAL_GRID = tuple(np.round(np.linspace(0.0, 1.0, 11), 2))
@@ -114,3 +115,50 @@ def evaluate_unseen(run_dir: str | Path, device: str, csv_path: str | Path, benc
     n_rows = len(pd.read_csv(csv_path))
     derived, regret, metrics = evaluate_device(run, bench, device, spec=str(csv_path), given_as=f"csv-{n_rows}")
     return pd.DataFrame(derived), regret, pd.DataFrame(metrics)
+
+
+def evaluate_local(run_dir: str | Path, profile_dir: str | Path, bench: NB201Benchmark | None = None):
+    """Evaluate a runtime of this machine (``local-<runtime>``): derive, then *measure* the architectures.
+
+    Budgets are the 10/25/50/75/100 % quantiles of the end-to-end latency of the profile's
+    measured architectures; the derived architectures are measured on the runtime (cached in the
+    profile folder, ``derived_measurements.csv``), so violations and the control statistic use
+    measured latency. Accuracy comes from the NB201 table. Budget regret needs the best
+    architecture within each budget over the whole space, which has no measured latency here; it
+    is reported against the lookup table's prediction (metric ``mean_regret_vs_lut_oracle``).
+    """
+    from nas.profiling import measure_architectures, read_profile, table_name
+
+    run, bench = SearchRun.load(run_dir), bench or NB201Benchmark.load()
+    profile = read_profile(profile_dir)
+    name, latencies = table_name(profile["runtime"]), profile["measurements"]["latency_ms"].to_numpy(float)
+    budgets = [float(b) for b in np.quantile(latencies, [0.1, 0.25, 0.5, 0.75, 1.0])]
+    items = derive_lams(run, name, LAM_EVAL_GRID) + derive_budgets(run, name, budgets)
+    meas = measure_architectures([d.arch for d in items], profile["runtime"],
+                                 cache=Path(profile_dir) / "derived_measurements.csv")
+    params, flops = complexity_table("params"), complexity_table("flops")
+    derived = [{**_run_fields(run), "device": name, "lam": d.lam, "budget_ms": d.budget_ms, "arch": d.arch,
+                "pred_latency_ms": d.pred_latency_ms, "meas_latency_ms": meas.get(d.arch, np.nan),
+                "latency_origin": "measured", "params_m": params.genotype_cost(d.arch),
+                "flops_m": flops.genotype_cost(d.arch), "acc": bench.accuracy(d.arch), "acc_source": "nb201-table",
+                "acc_metric": DEFAULT_METRIC, "device_given_as": "name"} for d in items]
+    return pd.DataFrame(derived), _local_metrics(run, run.device_table(name), derived, bench)
+
+
+def _local_metrics(run: SearchRun, table, derived: list[dict], bench: NB201Benchmark) -> pd.DataFrame:
+    lam_rows = [r for r in derived if r["budget_ms"] is None]
+    budget_rows = [r for r in derived if r["budget_ms"] is not None]
+    lat = [r["meas_latency_ms"] for r in lam_rows]
+    rho = float(stats.spearmanr(LAM_EVAL_GRID, lat).statistic) if len(set(lat)) > 1 else float("nan")
+    pred, live = table.all_costs(), bench.live()
+    pred_live = pd.Series(pred[space_positions(live["arch_str"])], index=live.index)
+    regret = [live.loc[pred_live <= r["budget_ms"], DEFAULT_METRIC].max() - r["acc"] for r in budget_rows]
+    base = {**_run_fields(run), "device": table.name, "device_given_as": "name"}
+    return pd.DataFrame([
+        {**base, "metric": "mean_regret_vs_lut_oracle", "value": float(np.mean(regret))},
+        {**base, "metric": "violations", "value": int(sum(r["meas_latency_ms"] > r["budget_ms"] for r in budget_rows))},
+        {**base, "metric": "violation_rate",
+         "value": float(np.mean([r["meas_latency_ms"] > r["budget_ms"] for r in budget_rows]))},
+        {**base, "metric": "spearman_lam_latency", "value": rho},
+    ])
+

@@ -120,3 +120,9 @@ def dead_mask() -> np.ndarray:
 def genotype_from_indices(idx) -> Genotype:
     """Genotype from a length-6 sequence of op indices."""
     return Genotype(tuple(NB201_PRIMITIVES[int(i)] for i in idx))
+
+
+def space_positions(archs) -> np.ndarray:
+    """Row of each NB201 arch string in ``all_op_indices()`` (its op indices read as base-5 digits)."""
+    idx = np.array([[NB201_PRIMITIVES.index(op) for op in Genotype.from_str(a).ops] for a in archs]).reshape(-1, N_EDGES)
+    return idx @ (len(NB201_PRIMITIVES) ** np.arange(N_EDGES - 1, -1, -1))

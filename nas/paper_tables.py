@@ -8,7 +8,7 @@ import pandas as pd
 
 from nas.results import atomic_write_text
 
-TABLES = ("table1_regret", "table2_lut_fit")  # every table the figure stage writes (checked by the smoke test)
+TABLES = ("table1_regret", "table2_lut_fit", "table3_latency_validation")  # every table the figure stage writes (checked by the smoke test)
 
 
 def to_markdown(df: pd.DataFrame) -> str:
@@ -32,15 +32,15 @@ def regret_table(comparison: pd.DataFrame, reference: pd.DataFrame) -> pd.DataFr
     """Table 1: per run, device and how the device was given: regret, violations, rho; random-search references."""
     wide = comparison.pivot_table(index=["run_id", "device", "device_given_as"], columns="metric",
                                   values="value").reset_index()
-    ref = reference.groupby(["device", "n"])["mean_regret"].agg(["mean", "std"]).reset_index()
-    for n in sorted(ref["n"].unique()):
-        r = ref[ref["n"] == n].set_index("device")
-        wide[f"random{n} regret"] = wide["device"].map(lambda d: f"{r.at[d, 'mean']:.2f} ± {r.at[d, 'std']:.2f}")
-    wide["mean_regret"] = wide["mean_regret"].round(2)
-    wide["spearman_lam_latency"] = wide["spearman_lam_latency"].round(2)
+    ref = reference.groupby(["device", "n"])["mean_regret"].agg(["mean", "std"])
+    for n in sorted(reference["n"].unique()):
+        text = {d: f"{r['mean']:.2f} ± {r['std']:.2f}" for (d, k), r in ref.iterrows() if k == n}
+        wide[f"random{n} regret"] = wide["device"].map(text)
     wide["violations"] = wide["violations"].astype(int).astype(str) + "/5"
-    cols = ["run_id", "device", "device_given_as", "mean_regret", "violations", "spearman_lam_latency"]
-    return wide[cols + [c for c in wide.columns if c.startswith("random")]]
+    cols = ["run_id", "device", "device_given_as", "mean_regret", "mean_regret_vs_lut_oracle", "violations",
+            "spearman_lam_latency"]
+    cols = [c for c in cols if c in wide.columns]
+    return wide[cols + [c for c in wide.columns if c.startswith("random")]].round(2)
 
 
 def lut_table(lut: pd.DataFrame) -> pd.DataFrame:
@@ -49,3 +49,12 @@ def lut_table(lut: pd.DataFrame) -> pd.DataFrame:
              "cost_nor_conv_1x1_ms", "cost_nor_conv_3x3_ms", "cost_avg_pool_3x3_ms", "base"]].copy()
     t[["n_fit", "n_test"]] = t[["n_fit", "n_test"]].astype(int)
     return t.round(3)
+
+
+def latency_validation_table(validation: pd.DataFrame, ratios: pd.DataFrame) -> pd.DataFrame:
+    """Table 3: lookup tables of this machine's runtimes vs end-to-end latency, with op cost ratios."""
+    t = validation.merge(ratios.assign(runtime=ratios["device"].str.removeprefix("local-")),
+                         on=["runtime", "lut_kind"], how="left")
+    cols = ["runtime", "lut_kind", "n_fit", "n_test", "kendall_tau", "spearman", "r2", "mape_pct", "within10_pct",
+            "slope", "intercept", "conv3x3_to_conv1x1", "pool_to_conv1x1"]
+    return t[cols].round(3)

@@ -110,8 +110,9 @@ def fig10_search_cost(comparison: pd.DataFrame, out_dir) -> Path:
         ax.text(i, r.mean * 1.15, label, ha="center", va="bottom", fontsize=6)
     ax.set_xticks(x, cost["method"], fontsize=7)
     ax.set_yscale("log")
-    if len(cost):
-        ax.set_ylim(cost["mean"].min() / 3, cost["mean"].max() * 20)
+    positive = cost.loc[cost["mean"] > 0, "mean"]
+    if len(positive):  # a zero-cost bar (nothing to search) cannot sit on a log axis
+        ax.set_ylim(positive.min() / 3, positive.max() * 20)
     ax.set_ylabel("search wall-clock for all devices\nand budgets (s, log scale)", fontsize=7)
     return save(fig, out_dir, "fig10_search_cost",
                 "Wall-clock search cost of the whole front (8 devices x 5 budgets) per method: one run for the "

@@ -1,14 +1,11 @@
-"""Summaries of the NB201 space itself (evaluation only): oracle fronts, random-search reference,
-device similarity and lookup-table fit quality. Figures read these files, never the benchmark.
+"""Summaries of the NB201 space itself (evaluation only): oracle fronts, random-search reference and
+lookup-table fit quality. Figures read these files, never the benchmark.
 """
 
 from __future__ import annotations
 
-import itertools
-
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from nas.benchmark import DEFAULT_METRIC, NB201Benchmark
 from nas.devices import SHARED_DEVICES, lut_fit_report
@@ -30,16 +27,6 @@ def oracle_fronts(bench: NB201Benchmark, devices=SHARED_DEVICES, metric: str = D
 def random_reference(bench: NB201Benchmark, devices=SHARED_DEVICES, ns=(10, 50), seeds=range(20)) -> pd.DataFrame:
     """Budget regret of random search with n measured-and-trained architectures, per seed."""
     return pd.concat([bench.random_search_regret(d, n, list(seeds)) for d in devices for n in ns], ignore_index=True)
-
-
-def device_similarity(bench: NB201Benchmark, devices=SHARED_DEVICES) -> pd.DataFrame:
-    """Kendall tau of whole-network measured latency between every pair of devices (live cells)."""
-    live = bench.live()
-    rows = []
-    for a, b in itertools.product(devices, repeat=2):
-        tau = 1.0 if a == b else float(stats.kendalltau(live[a], live[b]).statistic)
-        rows.append({"device_a": a, "device_b": b, "kendall_tau": tau})
-    return pd.DataFrame(rows)
 
 
 def lut_fit(n_fit: int = 300, seed: int = 0) -> pd.DataFrame:

@@ -60,7 +60,11 @@ SUMMARY_COLUMNS: dict[str, tuple[str, ...]] = {
     ),
     "oracle_front.csv": ("device", "latency_ms", "acc", "arch"),
     "random_reference.csv": ("device", "n", "seed", "mean_regret", "violations"),
-    "device_similarity.csv": ("device_a", "device_b", "kendall_tau"),
+    "device_similarity.csv": ("device_a", "device_b", "kendall_tau", "n_archs"),
+    "latency_points.csv": ("runtime", "lut_kind", "arch", "measured_ms", "pred_ms"),
+    "op_cost_ratios.csv": (
+        "device", "lut_kind", "conv1x1_ms", "conv3x3_to_conv1x1", "pool_to_conv1x1", "skip_to_conv1x1",
+    ),
     "latency_validation.csv": (
         "runtime", "lut_kind", "n_fit", "n_test", "kendall_tau", "spearman", "r2", "mape_pct", "within10_pct", "slope",
         "intercept",

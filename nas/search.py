@@ -189,13 +189,18 @@ class CostPenalty:
         return ce * factor ** (self.cfg.beta_max * u)
 
 
-def _build_state(cfg: SearchConfig, data: SearchData, n_devices: int, phi_dim: int) -> _State:
+def build_generator(cfg: SearchConfig, phi_dim: int) -> torch.nn.Module:
+    """The architecture generator G of a config (``hypernet`` kind and its size) for descriptors of ``phi_dim``."""
+    kwargs = {"pwlinear": {"n_knots": cfg.n_knots}, "mlp": {"hidden": cfg.hidden}}.get(cfg.hypernet, {})
+    return build_hypernet(cfg.hypernet, N_EDGES, len(NB201_PRIMITIVES), phi_dim, **kwargs)
+
+
+def _build_state(cfg: SearchConfig, data: SearchData, phi_dim: int) -> _State:
     torch.manual_seed(cfg.seed)  # weight initialisation only; sampling uses the state's generator
     dev = torch.device(cfg.torch_device)
     macro = MacroConfig(C=cfg.C, N=cfg.N, in_channels=data.in_channels, n_classes=data.n_classes)
     supernet = SuperNet(macro).to(dev)
-    hyper_kwargs = {"pwlinear": {"n_knots": cfg.n_knots}, "mlp": {"hidden": cfg.hidden}}.get(cfg.hypernet, {})
-    hypernet = build_hypernet(cfg.hypernet, N_EDGES, len(NB201_PRIMITIVES), phi_dim, **hyper_kwargs).to(dev)
+    hypernet = build_generator(cfg, phi_dim).to(dev)
     w_optim = torch.optim.SGD(supernet.parameters(), lr=cfg.w_lr, momentum=cfg.w_momentum,
                               weight_decay=cfg.w_weight_decay)
     a_optim = torch.optim.Adam(hypernet.parameters(), lr=cfg.a_lr, betas=(cfg.a_beta1, 0.999),
@@ -343,7 +348,7 @@ def _search(cfg: SearchConfig, out_dir: str | Path, data: SearchData | None, pro
     run_io.prepare_run_dir(out, cfg.to_dict())
     tables = build_tables(cfg.devices, n_fit=cfg.lut_n_fit, seed=cfg.lut_seed)
     data = data if data is not None else load_search_data(cfg)
-    st = _build_state(cfg, data, len(tables), tables[0].descriptor().size)
+    st = _build_state(cfg, data, tables[0].descriptor().size)
     run_io.load_checkpoint(out, st)
     if st.epoch >= cfg.epochs and run_io.is_finished(out):
         return out

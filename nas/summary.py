@@ -4,8 +4,8 @@
 latency and benchmark accuracy; ``regret.csv`` scores each latency-budget query;
 ``comparison.csv`` holds one metric per (run, device) in long format; ``arch_probs.csv`` the op
 probabilities per (device, lam, edge); ``search_history.csv`` the per-epoch search curves; and
-``oracle_front.csv``, ``random_reference.csv``, ``device_similarity.csv``, ``lut_fit.csv``
-describe the space and the devices (``nas.reference``).
+``oracle_front.csv``, ``random_reference.csv`` and ``lut_fit.csv`` describe the space and the
+devices (``nas.reference``; the device similarity including this machine is stage 02's).
 """
 
 from __future__ import annotations
@@ -21,9 +21,10 @@ from nas.benchmark import NB201Benchmark
 from nas import reference
 from nas.derive import SearchRun
 from nas.devices import SHARED_DEVICES
-from nas.evaluate import MODNAS_REFERENCE_INDICES, evaluate_run, evaluate_unseen, measurement_csv
+from nas.evaluate import MODNAS_REFERENCE_INDICES, evaluate_local, evaluate_run, evaluate_unseen, measurement_csv
 from nas.genotype import EDGES
 from nas.ops import NB201_PRIMITIVES
+from nas.profiling import profile_dirs
 from nas.results import SUMMARY_COLUMNS, write_rows
 from nas.run_io import finished_runs, load_tables, run_record
 
@@ -37,6 +38,7 @@ class SummaryConfig:
     unseen_n: int = 300  # random measured architectures describing an unseen device
     unseen_seed: int = 0
     reference_indices: tuple[int, ...] = MODNAS_REFERENCE_INDICES  # MODNAS's 10 device-describing cells
+    latency_dir: str = "data/latency"  # profiles of this machine's runtimes (stage 02); each is evaluated too
 
 
 def _unseen(run_dir: Path, cfg: SummaryConfig, bench: NB201Benchmark):
@@ -75,7 +77,6 @@ def space_tables(bench: NB201Benchmark) -> dict[str, pd.DataFrame]:
     """Summaries of the NB201 space and the devices, independent of any run."""
     return {"oracle_front.csv": reference.oracle_fronts(bench),
             "random_reference.csv": reference.random_reference(bench),
-            "device_similarity.csv": reference.device_similarity(bench),
             "lut_fit.csv": reference.lut_fit()}
 
 
@@ -91,6 +92,9 @@ def rebuild_summaries(cfg: SummaryConfig) -> dict[str, Path]:
         parts = [evaluate_run(run_dir, trained, bench)] + _unseen(run_dir, cfg, bench)
         for d, r, m in parts:
             derived.append(d), regret.append(r), metrics.append(m)
+        for profile in profile_dirs(cfg.latency_dir):
+            d, m = evaluate_local(run_dir, profile, bench)
+            derived.append(d), metrics.append(m)
     out = Path(cfg.summary_dir)
     tables = {
         "runs.csv": pd.DataFrame([run_record(r, root) for r in runs]),

@@ -59,13 +59,22 @@ def complexity_table(kind: str, macro: MacroConfig = BENCHMARK_MACRO, resolution
 
 
 def build_table(name: str, *, n_fit: int = 300, seed: int = 0) -> CostTable:
-    """One device: a shared latency column, ``params``/``flops``, or a CSV path ``arch_str,latency_ms``."""
+    """One device: a shared latency column, ``params``/``flops``, a CSV path ``arch_str,latency_ms``, or
+    ``local-<runtime>`` (the committed regression LUT ``data/latency/<runtime>/lut-regression.json``;
+    ``local-<runtime>-isolated`` gives the isolated-op LUT)."""
     if name in SHARED_DEVICES:
         return shared_device_table(name, n_fit=n_fit, seed=seed)
     if name in ANALYTIC_DEVICES:
         return complexity_table(name)
     if name.endswith(".csv") or Path(name).is_file():
         return table_from_csv(name)
+    if name.startswith("local-"):
+        from nas.profiling import local_table  # deferred: profiling imports torch-heavy measurement code
+
+        try:
+            return local_table(name)
+        except (KeyError, FileNotFoundError) as exc:
+            raise DeviceError(str(exc.args[0])) from exc
     known = ", ".join(SHARED_DEVICES + ANALYTIC_DEVICES)
     raise DeviceError(f"unknown device {name!r}; known devices: {known}; or give a CSV path with columns "
                       "arch_str,latency_ms")

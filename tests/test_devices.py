@@ -18,7 +18,7 @@ from nas.devices import (
     shared_device_table,
     table_from_csv,
 )
-from nas.genotype import Genotype, all_op_indices, dead_mask, genotype_from_indices
+from nas.genotype import space_positions, Genotype, all_op_indices, dead_mask, genotype_from_indices
 from nas.ops import NB201_PRIMITIVES
 
 TRUE = CostTable("truth", "ms", 2.0, (0.0, 0.05, 0.8, 3.0, 0.6), "analytic")
@@ -29,8 +29,7 @@ GOOD = "|nor_conv_3x3~0|+|none~0|nor_conv_3x3~1|+|skip_connect~0|none~1|skip_con
 def latency():
     """Shared CSV with each row's position in ``all_op_indices()`` and its dead flag."""
     df = load_latency_table()
-    idx = np.array([[NB201_PRIMITIVES.index(op) for op in Genotype.from_str(a).ops] for a in df["arch_str"]])
-    df["pos"] = idx @ (len(NB201_PRIMITIVES) ** np.arange(5, -1, -1))  # itertools.product order
+    df["pos"] = space_positions(df["arch_str"])  # itertools.product order
     df["dead"] = dead_mask()[df["pos"]]
     return df
 

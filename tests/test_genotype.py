@@ -5,7 +5,8 @@ import json
 import numpy as np
 import pytest
 
-from nas.genotype import EDGES, Genotype, GenotypeError, all_op_indices, dead_mask, genotype_from_indices
+from nas.genotype import (EDGES, Genotype, GenotypeError, all_op_indices, dead_mask, genotype_from_indices,
+                          space_positions)
 
 BEST = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_1x1~2|"
 
@@ -48,3 +49,9 @@ def test_dead_examples():
     assert Genotype(("none",) * 6).is_dead()
     assert not Genotype(("none", "none", "none", "skip_connect", "none", "none")).is_dead()
     assert Genotype(("skip_connect", "none", "none", "none", "none", "none")).is_dead()
+
+
+def test_space_positions_index_all_op_indices():
+    rows = [0, 7, 15624, 3125]
+    archs = [str(genotype_from_indices(all_op_indices()[i])) for i in rows]
+    assert list(space_positions(archs)) == rows

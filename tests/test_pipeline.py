@@ -1,6 +1,7 @@
 """The notebook pipeline: stage selection, parameters, failure report, and the smoke run end to end."""
 
 import csv
+import shutil
 import subprocess
 import sys
 import time
@@ -103,6 +104,8 @@ def test_no_selected_stage_is_not_an_error(tmp_path):
 @pytest.mark.slow
 @pytest.mark.timeout(600)
 def test_smoke_profile_runs_every_stage(repo):
+    for folder in ("results/smoke", "figures/smoke", "notebooks/executed/smoke"):  # disposable: start clean
+        shutil.rmtree(repo / folder, ignore_errors=True)
     start = time.time()
     proc = run_cli("--profile", "smoke", timeout=590)
     assert proc.returncode == 0, proc.stderr[-4000:]
