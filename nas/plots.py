@@ -33,8 +33,8 @@ def save(fig, out_dir: str | Path, name: str, caption: str, sources: list[str]) 
     """Write the figure as PDF and PNG plus its caption with the source files."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    for ext in ("pdf", "png"):
-        fig.savefig(out / f"{name}.{ext}")
+    fig.savefig(out / f"{name}.pdf", metadata={"CreationDate": None})  # reproducible bytes: no timestamp
+    fig.savefig(out / f"{name}.png")
     plt.close(fig)
     (out / f"{name}.txt").write_text(f"{caption}\nSource: {', '.join(sources)}\n")
     return out / f"{name}.png"
