@@ -38,7 +38,7 @@ from typing import Callable, Mapping, Sequence
 import numpy as np
 
 from nas.costs import CostTable
-from nas.derive import LAM_GRID, SearchRun, most_probable_live
+from nas.derive import LAM_GRID, SearchRun, derive_budgets, most_probable_live
 from nas.devices import SHARED_DEVICES
 from nas.genotype import all_op_indices, dead_mask, genotype_from_indices
 from nas.search import SearchConfig, config_for_profile, run_name, run_search
@@ -253,24 +253,11 @@ def lam_sweep(run: SearchRun, device: str, lams: Sequence[float] = tuple(LAM_GRI
 
 
 def tradeoff_budget_answers(runs: Sequence[SearchRun], device: str, budgets: Sequence[float]) -> list[Answer]:
-    """darts-cc-hw and darts-cc: the least lam_norm on ``LAM_GRID`` whose architecture meets the budget.
-
-    Same rule as ``nas.derive.derive_budgets`` (identical answers for a run trained on ``device``),
-    with the generator conditioned by :func:`descriptor_table`; no budget raises.
-    """
+    """darts-cc-hw and darts-cc: ``nas.derive.derive_budgets`` (the least lam_norm on ``LAM_GRID``
+    whose architecture meets the budget) with the generator conditioned by :func:`descriptor_table`."""
     (run,) = runs
-    costs = target_table(run, device).all_costs()
-    idx, grid_cost = lam_sweep(run, device, LAM_GRID)
-    out = []
-    for b in budgets:
-        ok = np.flatnonzero(grid_cost <= b)
-        if ok.size:
-            lam, i = float(LAM_GRID[ok[0]]), int(idx[ok[0]])
-        else:
-            lam = 1.0
-            i = _within_or_cheapest(run.probs(descriptor_table(run, device), [1.0])[0], costs, b)
-        out.append(Answer(device, float(b), _arch(i), float(costs[i]), lam, run.run_dir.name))
-    return out
+    items = derive_budgets(run, device, budgets, descriptor=descriptor_table(run, device))
+    return [Answer(device, float(d.budget_ms), d.arch, d.pred_latency_ms, d.lam, run.run_dir.name) for d in items]
 
 
 def fixed_architecture(run: SearchRun, device: str) -> tuple[int, float]:

@@ -101,11 +101,16 @@ def _check_lams(lams: Sequence[float]) -> None:
                           f"got {bad}")
 
 
-def derive_lams(run: SearchRun, device: str, lams: Sequence[float]) -> list[Derived]:
-    """Architecture for each lam_norm on ``device``."""
+def derive_lams(run: SearchRun, device: str, lams: Sequence[float], *,
+                descriptor: CostTable | None = None) -> list[Derived]:
+    """Architecture for each lam_norm on ``device``.
+
+    ``descriptor`` is the table whose phi conditions the generator (default: the device's own; a
+    run that never saw hardware, e.g. DARTS-CC on parameters, is asked with its own table).
+    """
     _check_lams(lams)
     table = run.device_table(device)
-    idx = most_probable_live(run.probs(table, lams))
+    idx = most_probable_live(run.probs(descriptor or table, lams))
     costs = table.all_costs()
     return [Derived(table.name, float(lam), None, str(genotype_from_indices(all_op_indices()[i])), float(costs[i]))
             for lam, i in zip(lams, idx)]
@@ -118,16 +123,21 @@ def cheapest_live(table: CostTable) -> tuple[str, float]:
     return str(genotype_from_indices(all_op_indices()[i])), float(costs[i])
 
 
-def derive_budgets(run: SearchRun, device: str, budgets: Sequence[float]) -> list[Derived]:
-    """Architecture for each budget (in the device's unit) under the least pressure that meets it."""
+def derive_budgets(run: SearchRun, device: str, budgets: Sequence[float], *,
+                   descriptor: CostTable | None = None) -> list[Derived]:
+    """Architecture for each budget (in the device's unit) under the least pressure that meets it.
+
+    ``descriptor``: as in :func:`derive_lams`; costs and budgets are always the device's.
+    """
     table = run.device_table(device)
+    phi_table = descriptor or table
     cheap_arch, cheap_cost = cheapest_live(table)
     low = [b for b in budgets if not float(b) >= cheap_cost]
     if low:
         raise DeriveError(f"budget(s) {low} {table.unit} below the cheapest live architecture on {table.name}: "
                           f"{cheap_cost:.4g} {table.unit} ({cheap_arch}); ask for at least that")
     costs = table.all_costs()
-    grid_idx = most_probable_live(run.probs(table, LAM_GRID))
+    grid_idx = most_probable_live(run.probs(phi_table, LAM_GRID))
     grid_cost = costs[grid_idx]
     out = []
     for b in budgets:
@@ -135,6 +145,6 @@ def derive_budgets(run: SearchRun, device: str, budgets: Sequence[float]) -> lis
         if ok.size:
             lam, i = float(LAM_GRID[ok[0]]), int(grid_idx[ok[0]])
         else:
-            lam, i = 1.0, int(most_probable_live(run.probs(table, [1.0]), allowed=costs <= b)[0])
+            lam, i = 1.0, int(most_probable_live(run.probs(phi_table, [1.0]), allowed=costs <= b)[0])
         out.append(Derived(table.name, lam, float(b), str(genotype_from_indices(all_op_indices()[i])), float(costs[i])))
     return out
