@@ -31,7 +31,6 @@ from __future__ import annotations
 import math
 import zlib
 from dataclasses import dataclass, fields, replace
-from functools import lru_cache
 from pathlib import Path
 from typing import Callable, Mapping, Sequence
 
@@ -42,7 +41,6 @@ from nas.derive import LAM_GRID, SearchRun, derive_budgets, most_probable_live
 from nas.devices import SHARED_DEVICES
 from nas.genotype import all_op_indices, dead_mask, genotype_from_indices
 from nas.search import SearchConfig, config_for_profile, run_name, run_search
-from nas.tables import build_table
 
 FBNET_A = 0.2  # FBNet's scale alpha of CE * alpha * log(LAT)^beta (Wu et al. 2019; method-notes 3)
 FBNET_BETA = 0.6  # FBNet's published exponent
@@ -206,18 +204,6 @@ def run_configs(configs: Mapping[str, SearchConfig], runs_dir: str | Path, *, da
 # Budget queries
 
 
-@lru_cache(maxsize=64)
-def _fitted_table(device: str, n_fit: int, seed: int) -> CostTable:
-    return build_table(device, n_fit=n_fit, seed=seed)
-
-
-def target_table(run: SearchRun, device: str) -> CostTable:
-    """The lookup table of ``device`` the way ``run`` would fit it (its own copy when trained on it)."""
-    if device in run.tables:
-        return run.tables[device]
-    return _fitted_table(device, run.config.lut_n_fit, run.config.lut_seed)
-
-
 def descriptor_table(run: SearchRun, device: str) -> CostTable:
     """The table whose descriptor phi conditions ``run``'s generator for a query on ``device``.
 
@@ -229,7 +215,7 @@ def descriptor_table(run: SearchRun, device: str) -> CostTable:
         return run.tables[device]
     if len(run.tables) == 1:
         return next(iter(run.tables.values()))
-    return target_table(run, device)
+    return run.device_table(device)
 
 
 def _arch(i: int) -> str:
@@ -249,7 +235,7 @@ def lam_sweep(run: SearchRun, device: str, lams: Sequence[float] = tuple(LAM_GRI
     at each lam_norm, derived with :func:`descriptor_table`, and their predicted costs on ``device``."""
     probs = run.probs(descriptor_table(run, device), lams)
     idx = most_probable_live(probs)
-    return idx, target_table(run, device).all_costs()[idx]
+    return idx, run.device_table(device).all_costs()[idx]
 
 
 def tradeoff_budget_answers(runs: Sequence[SearchRun], device: str, budgets: Sequence[float]) -> list[Answer]:
@@ -264,7 +250,7 @@ def fixed_architecture(run: SearchRun, device: str) -> tuple[int, float]:
     """The one architecture of a condition-free run (darts, fbnet) and its predicted cost on ``device``."""
     probs = run.probs(descriptor_table(run, device), [0.0])
     i = int(most_probable_live(probs)[0])
-    return i, float(target_table(run, device).all_costs()[i])
+    return i, float(run.device_table(device).all_costs()[i])
 
 
 def darts_budget_answers(runs: Sequence[SearchRun], device: str, budgets: Sequence[float]) -> list[Answer]:
@@ -289,7 +275,7 @@ def fbnet_budget_answers(runs: Sequence[SearchRun], device: str, budgets: Sequen
     if not mine:
         return []
     found = [(r, *fixed_architecture(r, device)) for r in mine]
-    costs = target_table(mine[-1], device).all_costs()
+    costs = mine[-1].device_table(device).all_costs()
     out = []
     for b in budgets:
         fit = [(r, i, c) for r, i, c in found if c <= b]

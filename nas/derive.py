@@ -12,6 +12,7 @@ if even lam_norm = 1 does not, the most probable live cell at lam_norm = 1 withi
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Sequence
 
@@ -71,7 +72,9 @@ class SearchRun:
         """A device trained on, any other known device (fitted like the run's), or a CSV path."""
         if spec in self.tables:
             return self.tables[spec]
-        return build_table(spec, n_fit=self.config.lut_n_fit, seed=self.config.lut_seed)
+        if spec.endswith(".csv") or Path(spec).is_file():  # a user file may change: fit it every time
+            return build_table(spec, n_fit=self.config.lut_n_fit, seed=self.config.lut_seed)
+        return _named_table(spec, self.config.lut_n_fit, self.config.lut_seed)
 
     @torch.no_grad()
     def probs(self, table: CostTable, lams: Sequence[float]) -> np.ndarray:
@@ -79,6 +82,12 @@ class SearchRun:
         lam = torch.as_tensor(np.asarray(lams, dtype=np.float32))
         phi = torch.as_tensor(table.descriptor(), dtype=torch.float32).expand(len(lam), -1)
         return torch.softmax(self.generator(lam, phi), dim=-1).double().numpy()
+
+
+@lru_cache(maxsize=64)
+def _named_table(name: str, n_fit: int, seed: int) -> CostTable:
+    """Tables of named devices are immutable values: fit each once per process."""
+    return build_table(name, n_fit=n_fit, seed=seed)
 
 
 def most_probable_live(probs: np.ndarray, allowed: np.ndarray | None = None) -> np.ndarray:

@@ -86,7 +86,7 @@ def test_user_overrides_win():
 def test_darts_cc_answers_use_params_descriptor_and_meet_predicted_budgets(runs):
     run = SearchRun.load(runs["darts-cc"])
     assert set(run.tables) == {"params"} and descriptor_table(run, "raspi4").name == "params"
-    table = baselines.target_table(run, "raspi4")
+    table = run.device_table("raspi4")
     cheap = cheapest_live(table)[1]
     mid = float(np.median(table.all_costs()))
     budgets = [cheap, (cheap + mid) / 2, mid, 1e9]
