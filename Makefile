@@ -12,7 +12,9 @@ KERNEL := nas-hw
 PIPELINE := $(PY) -m nas.pipeline run --kernel $(KERNEL)
 
 .DEFAULT_GOAL := help
-.PHONY: help venv test reproduce smoke figures lab data clean-smoke
+.PHONY: help venv test reproduce smoke figures runs lab data clean-smoke
+PROFILE ?= default
+THREADS ?= 0
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z][a-z-]*:.*## / {printf "  make %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -48,6 +50,11 @@ smoke: $(STAMP) clean-smoke ## run every stage on tiny synthetic settings from s
 
 figures: $(STAMP) ## redraw the figures from the committed results/summary only
 	$(PIPELINE) --profile default --only figures
+
+runs: $(STAMP) ## only the search runs of PROFILE, one make target each: make -j 2 runs THREADS=1
+	@mkdir -p .make
+	$(PY) -m nas plan --profile $(PROFILE) --format make --threads $(THREADS) --python $(PY) > .make/runs-$(PROFILE).mk
+	$(MAKE) -f .make/runs-$(PROFILE).mk all
 
 lab: $(STAMP) ## open JupyterLab on notebooks/ (kernel nas-hw)
 	$(VENV)/bin/jupyter lab notebooks/

@@ -102,7 +102,11 @@ def _darts_cc_overrides(cfg: SearchConfig, device: str | None, tradeoff: float |
 
 
 def _darts_overrides(cfg: SearchConfig, device: str | None, tradeoff: float | None) -> dict:
-    """darts: one learned alpha, no cost, first-order gradient through the relaxation, tau = 1."""
+    """darts: one learned alpha, no cost, first-order gradient through the relaxation, tau = 1.
+
+    The relaxation is sampled like every other run of the profile (``mode``: single-path with a
+    straight-through Gumbel-softmax gradient by default, as in GDAS; ``--set mode=mixed`` weights
+    every op as in the DARTS paper at about 5x the cost per step, ``nas.bench``)."""
     out = {"method": "darts", "hypernet": "alpha", "devices": ("params",), "estimator": "relaxed",
            "order": "first", "weight_paths": "hypernet", "tau_max": 1.0, "tau_min": 1.0, "loss": "none"}
     return out
@@ -150,11 +154,12 @@ def baseline_run_name(cfg: SearchConfig) -> str:
 
 
 def method_configs(method: str, profile: str, *, devices: Sequence[str] = SHARED_DEVICES,
-                   tradeoffs: Sequence[float] | None = None, **overrides) -> dict[str, SearchConfig]:
+                   tradeoffs: Sequence[float] | None = None, suffix: str = "", **overrides) -> dict[str, SearchConfig]:
     """Every run ``method`` needs, by run name: one for ``all`` methods, one per (device, beta) for fbnet.
 
     ``devices`` and ``tradeoffs`` matter only for per-condition methods (default betas:
-    ``FBNET_BETAS``); a method without search gives ``{}``.
+    ``FBNET_BETAS``); a method without search gives ``{}``. ``suffix`` is appended to every run
+    name (the comparison's shorter schedule keeps its runs apart from the main ones).
     """
     spec = get_method(method)
     if not spec.needs_search:
@@ -164,7 +169,29 @@ def method_configs(method: str, profile: str, *, devices: Sequence[str] = SHARED
     else:
         cfgs = [build_config(method, profile, device=d, tradeoff=t, **overrides)
                 for d in devices for t in (tradeoffs or FBNET_BETAS)]
-    return {baseline_run_name(c): c for c in cfgs}
+    return {baseline_run_name(c) + suffix: c for c in cfgs}
+
+
+def comparison_plan(profile: str, *, dataset: str = "cifar10", seeds: Sequence[int] = (0,),
+                    methods: Sequence[str] = ("darts", "darts-cc", "fbnet"), ours_seeds: Sequence[int] = (),
+                    fbnet_devices: Sequence[str] = (), fbnet_betas: Sequence[float] = FBNET_BETAS,
+                    schedule: Mapping | None = None, run_suffix: str = "", data_root: str | None = None,
+                    threads: int = 0) -> dict[str, SearchConfig]:
+    """The runs of stage ``05_baselines`` by run name: ``methods`` at ``seeds``, ``darts-cc-hw`` at ``ours_seeds``.
+
+    ``schedule`` (SearchConfig fields such as epochs, n_train) applies to every run, ours included,
+    so that the compared methods share data, schedule and seeds; ``run_suffix`` names such runs.
+    ``fbnet_devices`` empty: every shared device.
+    """
+    common = dict(dataset=dataset, data_root=data_root, threads=threads, suffix=run_suffix, **dict(schedule or {}))
+    out: dict[str, SearchConfig] = {}
+    for seed in seeds:
+        for method in methods:
+            out.update(method_configs(method, profile, devices=tuple(fbnet_devices) or SHARED_DEVICES,
+                                      tradeoffs=tuple(fbnet_betas), seed=seed, **common))
+    for seed in ours_seeds:
+        out.update(method_configs("darts-cc-hw", profile, seed=seed, **common))
+    return out
 
 
 def _cli_value(value) -> str:
@@ -321,7 +348,8 @@ METHODS: dict[str, MethodSpec] = {
                               "all", "lam_norm", _ours_overrides, tradeoff_budget_answers),
     "darts-cc": MethodSpec("darts-cc", "DARTS-CC: one run, hypernetwork over lam, parameter count as the cost",
                            "all", "lam_norm", _darts_cc_overrides, tradeoff_budget_answers),
-    "darts": MethodSpec("darts", "plain DARTS (first order): one run, no cost, one architecture",
+    "darts": MethodSpec("darts",
+                        "plain DARTS (first order, the profile's sampling mode): one run, no cost, one architecture",
                         "all", None, _darts_overrides, darts_budget_answers),
     "fbnet": MethodSpec("fbnet", "FBNet: one run per (device, beta), CE * 0.2 * log(LAT_ms)^beta",
                         "per-condition", "fbnet_beta", _fbnet_overrides, fbnet_budget_answers),

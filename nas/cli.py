@@ -1,4 +1,4 @@
-"""Command line: ``python -m nas {search,derive,export,profile} ...``.
+"""Command line: ``python -m nas {search,derive,export,profile,plan} ...``.
 
 Known failures (bad device, genotype, lam, budget, run folder, CSV) print one line naming the
 problem and the fix and exit with status 2; outputs are written atomically.
@@ -106,6 +106,17 @@ def cmd_profile(args) -> int:
     return 0
 
 
+def cmd_plan(args) -> int:
+    """Print every search run of a profile: shell commands, or a makefile for ``make -j``."""
+    from nas.plan import commands, makefile
+
+    if args.format == "make":
+        print(makefile(args.profile, args.threads, args.python))
+    else:
+        print("\n".join(commands(args.profile, args.threads, args.python).values()))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m nas", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="command", required=True)
@@ -144,6 +155,12 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--seed", type=int, help="seed of the architectures and the timing order (default 0)")
     pr.add_argument("--quick", action="store_true", help="small profile for smoke runs (30 archs, 20 runs)")
     pr.set_defaults(func=cmd_profile)
+    pl = sub.add_parser("plan", help="every search run of a profile as its own command (make -j, job arrays)")
+    pl.add_argument("--profile", default="default", help="smoke | default | full")
+    pl.add_argument("--format", choices=["sh", "make"], default="sh", help="shell lines or a makefile")
+    pl.add_argument("--threads", type=int, default=0, help="torch threads per run (e.g. 1 with make -j on 2 cores)")
+    pl.add_argument("--python", default="python", help="interpreter in the commands (e.g. .venv/bin/python)")
+    pl.set_defaults(func=cmd_plan)
     return p
 
 

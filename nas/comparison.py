@@ -390,7 +390,7 @@ def _records(df: pd.DataFrame) -> list[dict]:
 
 
 # ---------------------------------------------------------------------------------------------------
-# Table 3 (from comparison.csv only)
+# Table 4 (from comparison.csv only)
 
 TABLE3_METRICS = ("mean_regret", "violations", "hypervolume", "spearman", "mean_acc")
 
@@ -408,7 +408,7 @@ def _fmt(values: pd.Series, digits: int | None) -> str:
 
 
 def comparison_table(comparison: pd.DataFrame) -> pd.DataFrame:
-    """Table 3: per method and device, mean ± sd over seeds; per method the mean over its devices and
+    """Table 4: per method and device, mean ± sd over seeds; per method the mean over its devices and
     the search cost of the whole front (``*``: extrapolated from the measured runs)."""
     c = comparison[comparison["device_given_as"] == "name"].copy()
     produced = c[c["metric"] == "hypervolume"][["method", "run_id"]].drop_duplicates()  # incl. oracle-front
@@ -454,14 +454,14 @@ def _cost_cell(g: pd.DataFrame) -> str:
     return f"{int(archs.mean())} archs trained" if archs.size else ""
 
 
-def write_table3(comparison: pd.DataFrame, table_dir: str | Path, profile: str) -> dict[str, Path]:
-    """Write ``table3_comparison.{md,tex}`` from ``comparison.csv``."""
+def write_comparison_table(comparison: pd.DataFrame, table_dir: str | Path, profile: str) -> dict[str, Path]:
+    """Write ``table4_comparison.{md,tex}`` from ``comparison.csv``."""
     from nas.paper_tables import write_table
 
-    caption = (f"Table 3. Methods compared on NAS-Bench-201 (profile {profile}): mean budget regret (accuracy "
+    caption = (f"Table 4. Methods compared on NAS-Bench-201 (profile {profile}): mean budget regret (accuracy "
                "points) and violations over the 10/25/50/75/100 % latency budgets of each device, hypervolume of "
                "the five answers (latency / max latency, accuracy; reference (1, 10 %)), Spearman rho of measured "
                "latency vs the trade-off (lam; beta for fbnet), mean accuracy of the answers, and wall-clock "
                "search cost of the whole front (8 devices x 5 budgets; * = extrapolated from the measured "
                "per-run cost). Published rows: " + PUBLISHED_CITATION + ". Source: results/summary/comparison.csv.")
-    return write_table(comparison_table(comparison), table_dir, "table3_comparison", caption)
+    return write_table(comparison_table(comparison), table_dir, "table4_comparison", caption)

@@ -8,7 +8,8 @@ import pandas as pd
 
 from nas.results import atomic_write_text
 
-TABLES = ("table1_regret", "table2_lut_fit", "table3_latency_validation")  # every table the figure stage writes (checked by the smoke test)
+# every table the figure stage writes (checked by the smoke test)
+TABLES = ("table1_regret", "table2_lut_fit", "table3_latency_validation", "table4_comparison")
 
 
 def to_markdown(df: pd.DataFrame) -> str:
@@ -28,9 +29,16 @@ def write_table(df: pd.DataFrame, out_dir: str | Path, name: str, caption: str) 
     return {"md": md, "tex": tex}
 
 
+def of_main_runs(comparison: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
+    """The ``comparison.csv`` rows of the runs of ``03_search`` (listed in ``runs.csv``), without the
+    rows ``05_baselines`` adds for the compared methods (Table 4)."""
+    return comparison[comparison["run_id"].isin(set(runs["run_id"]))]
+
+
 def regret_table(comparison: pd.DataFrame, reference: pd.DataFrame) -> pd.DataFrame:
     """Table 1: per run, device and how the device was given: regret, violations, rho; random-search references."""
-    wide = comparison.pivot_table(index=["run_id", "device", "device_given_as"], columns="metric",
+    per_device = comparison[comparison["device"] != "all"]  # "all": search-cost rows of the comparison
+    wide = per_device.pivot_table(index=["run_id", "device", "device_given_as"], columns="metric",
                                   values="value").reset_index()
     ref = reference.groupby(["device", "n"])["mean_regret"].agg(["mean", "std"])
     for n in sorted(reference["n"].unique()):

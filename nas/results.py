@@ -54,6 +54,12 @@ SUMMARY_COLUMNS: dict[str, tuple[str, ...]] = {
         "method", "search_space", "dataset", "seed", "run_id", "device", "device_to", "metric", "value",
     ),
     "arch_probs.csv": ("run_id", "device", "lam", "edge", "op", "prob"),
+    "performance.csv": (
+        "space", "mode", "estimator", "reinforce_samples", "C", "N", "batch_size", "threads", "torch_device",
+        "device_name", "search_step_ms", "child_step_ms", "search_over_child", "target_over_child", "hypernet_ms",
+        "hypernet_share", "data_ms", "peak_memory_mb", "memory_kind", "images_per_s", "child_images_per_s",
+        "repeats", "profile", "torch", "python", "measured_at",
+    ),
     "search_history.csv": (
         "run_id", "epoch", "warmup", "seconds", "tau", "lr", "train_loss", "train_acc", "val_loss", "val_acc",
         "rel_cost",
@@ -133,6 +139,32 @@ def config_dict(config: Any) -> dict | None:
     if isinstance(config, Mapping):
         return dict(config)
     raise TypeError(f"config must be a dataclass instance, a mapping or None, not {type(config).__name__}")
+
+
+def rss_peak_mb() -> float:
+    """Peak resident memory of this process in MB (VmHWM; ru_maxrss where /proc is absent).
+
+    VmHWM belongs to the process's own address space, whereas ru_maxrss of a freshly spawned
+    process may still report its parent's peak at the fork.
+    """
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def reset_rss_peak() -> bool:
+    """Restart the peak-RSS count of this process (Linux ``clear_refs`` 5); returns whether it could."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+        return True
+    except OSError:
+        return False
 
 
 def provenance(config: Any = None) -> dict:

@@ -15,9 +15,12 @@ from pathlib import Path
 import torch
 
 from nas.costs import CostTable
-from nas.results import atomic_writer, load_json, provenance, save_json, write_rows
+from nas.results import atomic_writer, load_json, provenance, rss_peak_mb, save_json, write_rows
 
 CHECKPOINT = "checkpoint.ckpt"
+# config fields that say where and how fast a run executes, not what it computes: a run resumed or
+# reused with other values of these is the same run (the notebook and the shell name data differently)
+LOCATION_FIELDS = {"data_root", "threads"}
 HYPERNET = "hypernet.pt"
 
 
@@ -31,13 +34,14 @@ def _atomic_torch_save(obj, path: Path) -> None:
 
 
 def prepare_run_dir(out: Path, config: dict) -> None:
-    """Create the folder and write config.json; refuse a folder holding another config."""
+    """Create the folder and write config.json; refuse a folder holding another config
+    (``LOCATION_FIELDS`` aside)."""
     out.mkdir(parents=True, exist_ok=True)
     path = out / "config.json"
     if path.exists():
         old = load_json(path)
-        if old != config:
-            diff = sorted(k for k in set(old) | set(config) if old.get(k) != config.get(k))
+        diff = sorted(k for k in (set(old) | set(config)) - LOCATION_FIELDS if old.get(k) != config.get(k))
+        if diff:
             raise RunError(f"{out} holds a run with another config (fields {diff}); use a new --out folder "
                            "or delete that folder to start over")
         return
@@ -86,6 +90,7 @@ def finish_run(out: Path, config: dict, st) -> None:
     save_json(out / "run.json", {
         "run_id": out.name, "method": config["method"], "search_space": config["space"],
         "dataset": config["dataset"], "seed": config["seed"], "search_seconds": round(st.seconds, 1),
+        "peak_rss_mb": round(rss_peak_mb(), 1),
         "epochs": st.epoch, "device_set": "+".join(Path(d).stem for d in config["devices"]),
         "finished": True, "provenance": provenance(config),
     })

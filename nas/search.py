@@ -33,6 +33,7 @@ from nas.devices import SHARED_DEVICES
 from nas.genotype import N_EDGES
 from nas.hypernet import build_hypernet
 from nas.isolation import evaluation_modules_blocked
+from nas.results import reset_rss_peak
 from nas.ops import NB201_PRIMITIVES
 from nas.sampling import gumbel_noise, relaxed_weights, temperature
 from nas.search_data import SearchData, load_search_data
@@ -128,7 +129,8 @@ class SearchConfig:
 
 PROFILES: dict[str, dict] = {
     "smoke": dict(dataset="synthetic", n_train=128, n_val=128, C=4, N=1, batch_size=32, epochs=2, warmup_epochs=1),
-    "default": dict(n_train=0, n_val=0, C=8, N=2, lam_max=2.0, epochs=20, warmup_epochs=4),
+    "default": dict(n_train=0, n_val=0, C=8, N=2, lam_max=2.0, epochs=20, warmup_epochs=4, a_lr=3e-3,
+                    reinforce_samples=4),
     "full": dict(C=16, N=5, epochs=100, warmup_epochs=20, torch_device="cuda"),
 }
 
@@ -226,6 +228,8 @@ class _Stepper:
 
     def _ce(self, logits, noise, tau, x, y):
         w, index = relaxed_weights(logits, noise, tau, self.cfg.mode)
+        if index is not None and not logits.requires_grad:
+            w = None  # no architecture gradient wanted: run the sampled ops unscaled
         out = self.st.supernet(x, w, index)
         return F.cross_entropy(out, y), out
 
@@ -274,7 +278,7 @@ class _Stepper:
         k = self.cfg.reinforce_samples
         paths = torch.multinomial(logp.detach().exp(), k, replacement=True, generator=self.st.generator).T  # (K, 6)
         with torch.no_grad():
-            outs = [self.st.supernet(val[0], F.one_hot(a, logp.shape[-1]).float(), a) for a in paths]
+            outs = [self.st.supernet(val[0], None, a) for a in paths]
             ce = torch.stack([F.cross_entropy(o, val[1]) for o in outs])  # (K,)
         baseline = (ce.sum() - ce) / (k - 1)
         path_logp = logp[torch.arange(N_EDGES), paths].sum(-1)  # (K,)
@@ -301,7 +305,8 @@ def _accuracy(logits: torch.Tensor, y: torch.Tensor) -> float:
     return float((logits.argmax(1) == y).float().mean())
 
 
-def _run_epoch(cfg: SearchConfig, st: _State, data: SearchData, stepper: _Stepper, device_names) -> dict:
+def _run_epoch(cfg: SearchConfig, st: _State, data: SearchData, stepper: _Stepper, device_names,
+               progress: bool = True) -> dict:
     epoch = st.epoch
     tau = temperature(epoch, cfg.epochs, cfg.tau_max, cfg.tau_min, cfg.tau_schedule)
     for group in st.w_optim.param_groups:
@@ -309,7 +314,7 @@ def _run_epoch(cfg: SearchConfig, st: _State, data: SearchData, stepper: _Steppe
     warm = epoch < cfg.warmup_epochs
     sums: dict[str, float] = {}
     batches = data.epoch_batches(epoch, cfg.batch_size, cfg.seed)
-    bar = tqdm(batches, total=data.steps_per_epoch(cfg.batch_size), leave=False,
+    bar = tqdm(batches, total=data.steps_per_epoch(cfg.batch_size), leave=False, disable=not progress,
                desc=f"epoch {epoch + 1}/{cfg.epochs}" + (" (warm-up)" if warm else ""))
     for step, (trn, val) in enumerate(bar, start=1):
         u = torch.rand((), generator=st.generator)
@@ -341,6 +346,7 @@ def _search(cfg: SearchConfig, out_dir: str | Path, data: SearchData | None, pro
     and when finished ``hypernet.pt`` (the small generator state) and ``run.json``.
     """
     cfg.validate()
+    reset_rss_peak()  # run.json reports the peak memory of this search, not of earlier work in the process
     torch.set_flush_denormal(True)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
@@ -358,7 +364,7 @@ def _search(cfg: SearchConfig, out_dir: str | Path, data: SearchData | None, pro
     with tqdm(total=cfg.epochs, initial=st.epoch, desc=f"search {cfg.method}", disable=not progress) as bar:
         while st.epoch < cfg.epochs:
             t0 = time.perf_counter()
-            row = _run_epoch(cfg, st, data, stepper, names)
+            row = _run_epoch(cfg, st, data, stepper, names, progress)
             st.seconds += time.perf_counter() - t0
             row["seconds"] = st.seconds
             st.history.append(row)
@@ -368,6 +374,18 @@ def _search(cfg: SearchConfig, out_dir: str | Path, data: SearchData | None, pro
             bar.set_postfix(val_acc=f"{row.get('val_acc', float('nan')):.3f}", tau=f"{row['tau']:.2f}")
     run_io.finish_run(out, cfg.to_dict(), st)
     return out
+
+
+def search_plan(profile: str, *, method: str = "darts-cc-hw", dataset: str = "cifar10", seed: int = 0,
+                holdouts: tuple[str, ...] = ("",), data_root: str | None = None,
+                **overrides) -> dict[str, SearchConfig]:
+    """The runs of stage ``03_search`` by run name: one per holdout ("" trains on every shared device)."""
+    return {
+        run_name(cfg, h): cfg
+        for h in holdouts
+        for cfg in [config_for_profile(profile, method=method, dataset=dataset, seed=seed, data_root=data_root,
+                                       devices=devices_without(h), **overrides)]
+    }
 
 
 def run_name(cfg: SearchConfig, holdout: str = "") -> str:

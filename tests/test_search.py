@@ -48,6 +48,9 @@ def test_rerun_of_finished_run_is_a_no_op_and_other_config_is_refused(tmp_path):
     assert (out / "hypernet.pt").stat().st_mtime_ns == stamp
     with pytest.raises(RunError, match="another config"):
         run_search(tiny_config(seed=1), out, data=tiny_data(), progress=False)
+    # where the data lives and how many threads run it do not make another run
+    run_search(tiny_config(data_root="/elsewhere", threads=1), out, data=tiny_data(), progress=False)
+    assert (out / "hypernet.pt").stat().st_mtime_ns == stamp
 
 
 def test_sigkill_then_resume_matches_uninterrupted_run(tmp_path):

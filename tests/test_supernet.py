@@ -35,6 +35,16 @@ def test_single_path_equals_mixed_with_one_hot_weights():
     assert torch.allclose(net(x, one_hot, index), net(x, one_hot, None), atol=1e-6)
 
 
+def test_unweighted_single_path_equals_one_hot_weights_and_needs_an_index():
+    net, x = _supernet(), torch.randn(2, 3, 16, 16)
+    index = torch.tensor([0, 0, 2, 0, 4, 3])  # `none` on three edges: they are skipped, not added as zeros
+    one_hot = torch.nn.functional.one_hot(index, 5).float()
+    assert torch.allclose(net(x, None, index), net(x, one_hot, index), atol=1e-6)
+    assert torch.allclose(net(x, None, index), net(x, one_hot, None), atol=1e-6)
+    with pytest.raises(ValueError, match="needs op weights"):
+        net(x, None, None)
+
+
 def test_rows_of_relaxed_weights_sum_to_one():
     logits = torch.randn(6, 5)
     for mode in ("mixed", "single-path"):

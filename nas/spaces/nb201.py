@@ -18,6 +18,7 @@ from nas.genotype import EDGES, N_NODES, Genotype
 from nas.ops import NB201_PRIMITIVES, ReLUConvBN, build_op
 
 NONE_INDEX = NB201_PRIMITIVES.index("none")
+_EDGE_INDEX = {edge: e for e, edge in enumerate(EDGES)}
 
 
 @dataclass(frozen=True)
@@ -68,28 +69,37 @@ class SearchCell(nn.Module):
             nn.ModuleList(build_op(op, C, C, 1, affine) for op in NB201_PRIMITIVES) for _ in EDGES
         )
 
-    def forward(self, x: torch.Tensor, weights: torch.Tensor, index: torch.Tensor | None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, weights: torch.Tensor | None, index: torch.Tensor | None) -> torch.Tensor:
         """Mix the ops of each edge.
 
         Args:
             x: (B, C, H, W) cell input.
-            weights: (6, 5) op weights per edge (softmax or Gumbel sample; rows sum to 1).
+            weights: (6, 5) op weights per edge (softmax or Gumbel sample; rows sum to 1), or
+                None in single-path mode: the sampled ops run unscaled (no architecture gradient).
             index: (6,) sampled op per edge (single-path mode: only that op runs, scaled by its
                 straight-through weight), or None (mixed mode: all ops but ``none`` run).
         """
+        if weights is None and index is None:
+            raise ValueError("mixed mode (index None) needs op weights")
+        picks = [None] * len(EDGES) if index is None else index.tolist()  # one sync, not one per edge
         nodes = [x]
         for dst in range(1, N_NODES):
-            total = torch.zeros_like(x)
+            total = None
             for src in range(dst):
-                e = EDGES.index((src, dst))
-                total = total + self._edge(e, nodes[src], weights[e], None if index is None else int(index[e]))
-            nodes.append(total)
+                e = _EDGE_INDEX[(src, dst)]
+                out = self._edge(e, nodes[src], None if weights is None else weights[e], picks[e])
+                if out is not None:
+                    total = out if total is None else total + out
+            nodes.append(torch.zeros_like(x) if total is None else total)
         return nodes[-1]
 
-    def _edge(self, e: int, h: torch.Tensor, w: torch.Tensor, k: int | None) -> torch.Tensor:
+    def _edge(self, e: int, h: torch.Tensor, w: torch.Tensor | None, k: int | None) -> torch.Tensor | None:
+        """Weighted output of edge e, or None for a sampled ``none`` (it adds exactly zero)."""
         ops = self.edges[e]
-        if k is not None:  # single path: `none` contributes exactly zero, so it is not run
-            return h.new_zeros(()) if k == NONE_INDEX else w[k] * ops[k](h)
+        if k is not None:  # single path: only the sampled op runs
+            if k == NONE_INDEX:
+                return None
+            return ops[k](h) if w is None else w[k] * ops[k](h)
         return sum(w[o] * ops[o](h) for o in range(len(ops)) if o != NONE_INDEX)
 
 
@@ -141,7 +151,7 @@ class SuperNet(_Skeleton):
     def __init__(self, macro: MacroConfig):
         super().__init__(macro, lambda C: SearchCell(C, affine=False), affine=False)
 
-    def forward(self, x: torch.Tensor, weights: torch.Tensor, index: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, weights: torch.Tensor | None, index: torch.Tensor | None = None) -> torch.Tensor:
         """Logits (B, n_classes) for images x (B, in_channels, H, W); see ``SearchCell.forward``."""
         x = self.stem(x)
         for layer in self.layers:

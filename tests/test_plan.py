@@ -1,0 +1,49 @@
+"""The run plan: the same runs the notebooks execute, as commands that rebuild the same configs."""
+
+import shlex
+
+import pytest
+
+from nas import cli
+from nas.plan import commands, makefile, profile_runs
+from nas.search import config_for_profile
+
+
+def _config_of(command: str):
+    """The SearchConfig a ``python -m nas search ...`` line runs (parsed like the command line does)."""
+    args = cli.build_parser().parse_args(shlex.split(command)[3:])
+    over = cli._overrides(args.set)
+    over.update({k: v for k, v in (("dataset", args.dataset), ("seed", args.seed), ("method", args.method))
+                 if v is not None})
+    if args.devices:
+        over["devices"] = tuple(args.devices)
+    return config_for_profile(args.profile, space=args.space, **over), args.out
+
+
+@pytest.mark.parametrize("profile", ["smoke", "default"])
+def test_every_planned_command_rebuilds_its_config(profile):
+    runs = profile_runs(profile)
+    cmds = commands(profile)
+    assert set(cmds) == set(runs)
+    for run_dir, cmd in cmds.items():
+        cfg, out = _config_of(cmd)
+        assert out == str(run_dir) and cfg == runs[run_dir], run_dir
+
+
+def test_plan_covers_both_searching_stages_with_distinct_folders():
+    runs = profile_runs("default")
+    names = [p.name for p in runs]
+    assert len(set(runs)) == len(runs)
+    assert "darts-cc-hw_nb201_cifar10_s0" in names and "darts-cc-hw_nb201_cifar10_s0_without-pixel3" in names
+    methods = sorted({c.method for c in runs.values()})
+    assert methods == ["darts", "darts-cc", "darts-cc-hw", "fbnet"]
+    assert all(str(p).startswith("results/runs") for p in runs)
+
+
+def test_makefile_has_a_target_per_run_and_threads_do_not_change_the_config():
+    text = makefile("smoke", threads=1, python=".venv/bin/python")
+    runs = profile_runs("smoke")
+    for run_dir in runs:
+        assert f"{run_dir}/run.json:" in text
+    assert text.count("--set threads=1") + text.count(" threads=1 ") >= len(runs)
+    assert "all: " in text
