@@ -245,7 +245,9 @@ def descriptor_table(run: SearchRun, device: str) -> CostTable:
     return run.device_table(device)
 
 
-def _arch(i: int) -> str:
+def arch_of_index(i: int) -> str:
+    """Genotype string of the cell at position ``i`` of ``nas.genotype.all_op_indices()`` (not NB201's
+    ``arch_index``, which orders the cells differently)."""
     return str(genotype_from_indices(all_op_indices()[int(i)]))
 
 
@@ -284,7 +286,7 @@ def darts_budget_answers(runs: Sequence[SearchRun], device: str, budgets: Sequen
     """darts: its single architecture for every budget, whether it fits or not."""
     (run,) = runs
     i, cost = fixed_architecture(run, device)
-    return [Answer(device, float(b), _arch(i), cost, None, run.run_dir.name) for b in budgets]
+    return [Answer(device, float(b), arch_of_index(i), cost, None, run.run_dir.name) for b in budgets]
 
 
 def fbnet_tradeoff(run: SearchRun) -> float:
@@ -312,7 +314,7 @@ def fbnet_budget_answers(runs: Sequence[SearchRun], device: str, budgets: Sequen
             r = mine[-1]
             i = _within_or_cheapest(r.probs(descriptor_table(r, device), [0.0])[0], costs, b)
             c = float(costs[i])
-        out.append(Answer(device, float(b), _arch(i), float(c), fbnet_tradeoff(r), r.run_dir.name))
+        out.append(Answer(device, float(b), arch_of_index(i), float(c), fbnet_tradeoff(r), r.run_dir.name))
     return out
 
 

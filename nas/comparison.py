@@ -12,7 +12,8 @@ are scored with the benchmark's measured latency and trained accuracy. Outputs, 
   sweep), ``spearman_beta_latency`` (fbnet: over its trade-off runs); per method and seed
   (``device = "all"``): ``search_seconds_total`` -- the wall-clock of every run the method needs
   for the whole front on all devices -- or, for fbnet searched on a subset of (device, beta),
-  ``search_seconds_total_extrapolated`` = seconds per run x devices x trade-offs, with
+  ``search_seconds_total_extrapolated`` = seconds per run x devices x trade-offs (at least the
+  three of ``nas.baselines.FBNET_BETAS``: a front of five budgets needs a sweep), with
   ``search_seconds_measured``, ``search_seconds_per_run``, ``search_runs``,
   ``search_runs_full_front``; random search reports ``evaluated_archs`` instead. Reference rows:
   ``oracle`` (best architecture within each budget), ``oracle-front`` (hypervolume of the whole
@@ -234,12 +235,13 @@ def tradeoff_rho(res: MethodResult, device: str, bench: NB201Benchmark) -> tuple
         return None
     if spec.tradeoff == "lam_norm":
         idx, _ = baselines.lam_sweep(res.runs[0], device, LAM_EVAL_GRID)
-        lat = [bench.measured_latency(int(i), device) for i in idx]
+        lat = [bench.measured_latency(baselines.arch_of_index(i), device) for i in idx]
         return "spearman_lam_latency", _spearman(LAM_EVAL_GRID, lat)
     mine = [r for r in res.runs if r.config.devices == (device,)]
     if len(mine) < 2:
         return None
-    lat = [bench.measured_latency(int(baselines.fixed_architecture(r, device)[0]), device) for r in mine]
+    lat = [bench.measured_latency(baselines.arch_of_index(baselines.fixed_architecture(r, device)[0]), device)
+           for r in mine]
     return "spearman_beta_latency", _spearman([baselines.fbnet_tradeoff(r) for r in mine], lat)
 
 
@@ -277,7 +279,8 @@ def cost_metrics(res: MethodResult, n_devices: int) -> list[dict]:
     else:
         tradeoffs = sorted({baselines.fbnet_tradeoff(r) for r in res.runs})
         done = {(r.config.devices, baselines.fbnet_tradeoff(r)) for r in res.runs}
-        full = n_devices * len(tradeoffs)
+        # a front of five budgets needs a trade-off sweep: at least the default one (FBNET_BETAS)
+        full = n_devices * max(len(tradeoffs), len(baselines.FBNET_BETAS))
         values["search_runs_full_front"] = full
         if len(done) >= full:
             values["search_seconds_total"] = float(sum(seconds))
@@ -411,8 +414,12 @@ def comparison_table(comparison: pd.DataFrame) -> pd.DataFrame:
     """Table 4: per method and device, mean ± sd over seeds; per method the mean over its devices and
     the search cost of the whole front (``*``: extrapolated from the measured runs)."""
     c = comparison[comparison["device_given_as"] == "name"].copy()
-    produced = c[c["metric"] == "hypervolume"][["method", "run_id"]].drop_duplicates()  # incl. oracle-front
-    c = c.merge(produced, on=["method", "run_id"])  # rows of nas.comparison only (not held-out runs)
+    # rows of nas.comparison only: the (method, run, device) it scored, plus those runs' cost rows
+    # ("all"); not 04_derive's held-out runs or local runtimes
+    scored = c[c["metric"] == "hypervolume"]  # every scored device has one (oracle-front included)
+    runs = scored[["method", "run_id"]].drop_duplicates()
+    per_device = c.merge(scored[["method", "run_id", "device"]].drop_duplicates(), on=["method", "run_id", "device"])
+    c = pd.concat([per_device, c[c["device"] == "all"].merge(runs, on=["method", "run_id"])], ignore_index=True)
     c["metric"] = c["metric"].replace({"spearman_lam_latency": "spearman", "spearman_beta_latency": "spearman"})
     order = {m: i for i, m in enumerate(METHOD_ORDER)}
     rows = []

@@ -64,7 +64,7 @@ def fig9_fronts_methods(answers: pd.DataFrame, front: pd.DataFrame, out_dir) -> 
     for ax in axes.flat:
         for handle, label in zip(*ax.get_legend_handles_labels()):
             handles.setdefault(label, handle)
-    fig.legend(handles.values(), handles.keys(), loc="outside lower center", ncol=len(handles), fontsize=6)
+    fig.legend(handles.values(), handles.keys(), loc="outside upper center", ncol=len(handles), fontsize=6)
     return save(fig, out_dir, "fig9_fronts_methods",
                 "Accuracy vs measured latency of the architectures each method returns for the five latency budgets "
                 "of each device (dotted vertical lines; first seed; hollow markers exceed their budget), with the "

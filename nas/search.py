@@ -17,6 +17,7 @@ checkpointed every epoch and a rerun of the same command resumes it (``nas.run_i
 from __future__ import annotations
 
 import math
+import sys
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -42,6 +43,7 @@ from nas.tables import build_tables
 
 METHODS = ("darts-cc-hw", "darts-cc", "darts", "fbnet")
 LOSSES = ("additive", "fbnet", "fbnet-fixed", "none")
+_BAR_INTERVAL_S, _LOG_BAR_INTERVAL_S = 0.1, 5.0  # step-bar refresh: a terminal; a log or notebook (kept whole)
 FBNET_MIN_LATENCY = 1.0 + 1e-3  # fbnet-fixed: log(LAT) must stay positive for a fractional exponent
 
 
@@ -129,8 +131,7 @@ class SearchConfig:
 
 PROFILES: dict[str, dict] = {
     "smoke": dict(dataset="synthetic", n_train=128, n_val=128, C=4, N=1, batch_size=32, epochs=2, warmup_epochs=1),
-    "default": dict(n_train=0, n_val=0, C=8, N=2, lam_max=2.0, epochs=20, warmup_epochs=4, a_lr=3e-3,
-                    reinforce_samples=4),
+    "default": dict(n_train=0, n_val=0, C=8, N=2, lam_max=2.0, epochs=20, warmup_epochs=4),
     "full": dict(C=16, N=5, epochs=100, warmup_epochs=20, torch_device="cuda"),
 }
 
@@ -315,6 +316,7 @@ def _run_epoch(cfg: SearchConfig, st: _State, data: SearchData, stepper: _Steppe
     sums: dict[str, float] = {}
     batches = data.epoch_batches(epoch, cfg.batch_size, cfg.seed)
     bar = tqdm(batches, total=data.steps_per_epoch(cfg.batch_size), leave=False, disable=not progress,
+               mininterval=_BAR_INTERVAL_S if sys.stderr.isatty() else _LOG_BAR_INTERVAL_S,
                desc=f"epoch {epoch + 1}/{cfg.epochs}" + (" (warm-up)" if warm else ""))
     for step, (trn, val) in enumerate(bar, start=1):
         u = torch.rand((), generator=st.generator)
@@ -325,7 +327,7 @@ def _run_epoch(cfg: SearchConfig, st: _State, data: SearchData, stepper: _Steppe
             sums[k] = sums.get(k, 0.0) + v
         if not warm:
             bar.set_postfix(loss=f"{stats['val_loss']:.3f}", lam=f"{float(lam_of(u, cfg)):.3g}",
-                            dev=device_names[h], cost=f"{stats['rel_cost']:.2f}")
+                            dev=device_names[h], cost=f"{stats['rel_cost']:.2f}", refresh=False)
     row = {k: v / step for k, v in sums.items()}
     row.update(epoch=epoch + 1, tau=tau, lr=st.w_optim.param_groups[0]["lr"], warmup=int(warm))
     return row

@@ -108,6 +108,20 @@ def test_ours_answers_equal_derive_budgets(runs):
     assert [(a.arch, a.tradeoff) for a in mine] == [(d.arch, d.lam) for d in ref]
 
 
+def test_trade_off_rho_agrees_with_the_derivation_stage(runs, bench):
+    """The comparison's Spearman rho of ours is stage 04's (the same lam sweep, the same measured latency)."""
+    from nas.comparison import tradeoff_rho
+    from nas.evaluate import evaluate_device
+
+    res = answer_searched("darts-cc-hw", [SearchRun.load(runs["ours"])], bench, DEVICES)
+    for device in DEVICES:
+        _, _, metrics = evaluate_device(SearchRun.load(runs["ours"]), bench, device)
+        expected = next(m["value"] for m in metrics if m["metric"] == "spearman_lam_latency")
+        name, rho = tradeoff_rho(res, device, bench)
+        assert name == "spearman_lam_latency"
+        assert rho == pytest.approx(expected, nan_ok=True)
+
+
 def test_darts_returns_one_architecture_for_every_budget(runs):
     run = SearchRun.load(runs["darts"])
     answers = baselines.budget_answers("darts", [run], "raspi4", [1.0, 10.0, 1e9])

@@ -129,3 +129,16 @@ def test_smoke_profile_runs_every_stage(repo):
     for name in TABLES:
         for ext in ("md", "tex"):
             assert (repo / "results/smoke/tables" / f"{name}.{ext}").stat().st_mtime >= start
+
+
+def test_executed_notebooks_keep_the_final_state_of_each_progress_bar(tmp_path):
+    from nas.pipeline import compact_streams
+
+    nb = new_notebook(cells=[new_code_cell("pass")])
+    updates = [f"epoch 1/2: {p:3d}%|#| {p}/100\r" for p in range(0, 101, 10)] + ["\n", "\x1b[A", "result 42\n"]
+    nb.cells[0].outputs = [nbformat.v4.new_output("stream", name="stderr", text=u) for u in updates]
+    path = tmp_path / "executed.ipynb"
+    nbformat.write(nb, path)
+    compact_streams(path)
+    (out,) = nbformat.read(path, as_version=4).cells[0].outputs
+    assert out.text == "epoch 1/2: 100%|#| 100/100\nresult 42\n"
