@@ -29,6 +29,7 @@ evaluates every candidate, which is what random search does).
 from __future__ import annotations
 
 import math
+import shlex
 import zlib
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
@@ -205,10 +206,10 @@ def _cli_value(value) -> str:
     return str(value)
 
 
-def cli_command(cfg: SearchConfig, profile: str, out_dir: str | Path) -> str:
+def cli_command(cfg: SearchConfig, profile: str, out_dir: str | Path, python: str = "python") -> str:
     """The ``python -m nas search`` command that runs (or resumes) exactly ``cfg`` into ``out_dir``."""
     default = config_for_profile(profile)
-    args = ["python -m nas search", f"--profile {profile}", f"--method {cfg.method}", f"--dataset {cfg.dataset}",
+    args = [f"{shlex.quote(python)} -m nas search", f"--profile {profile}", f"--method {cfg.method}", f"--dataset {cfg.dataset}",
             f"--seed {cfg.seed}"]
     if cfg.devices != default.devices:
         args.append("--devices " + " ".join(cfg.devices))

@@ -128,13 +128,8 @@ class _Case:
         return f"{self.mode}/threads={self.threads or 'default'}"
 
     def search_step(self) -> None:
-        import torch
-
-        st = self.state
-        u = torch.rand((), generator=st.generator)
-        h = int(torch.randint(self.n_devices, (), generator=st.generator))
-        self.stepper.arch_step(u, h, 1.0, self.trn, self.val)
-        self.stepper.weight_step(u, h, 1.0, self.trn, uniform=self.cfg.weight_paths == "uniform")
+        """The search's own step (``nas.search._Stepper.step``) after warm-up, at temperature 1."""
+        self.stepper.step(self.n_devices, 1.0, self.trn, self.val, warm=False)
 
     def child_step(self) -> None:
         import torch

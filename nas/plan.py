@@ -13,7 +13,7 @@ writes its own folder, and a finished folder is skipped by the notebook, so afte
 from __future__ import annotations
 
 import ast
-import shlex
+import os
 from pathlib import Path
 from typing import Callable, Mapping
 
@@ -57,6 +57,12 @@ STAGE_RUNS: dict[str, Callable[[Mapping], tuple[str, dict[str, SearchConfig]]]] 
 }
 
 
+def repo_path(runs_dir: str, name: str) -> Path:
+    """Run folder ``runs_dir/name`` relative to the repository root; notebooks run in ``notebooks/``,
+    so their ``runs_dir`` parameters are relative to it."""
+    return Path(os.path.normpath(Path("notebooks") / runs_dir / name))
+
+
 def profile_runs(profile: str, notebooks_dir: Path | None = None) -> dict[Path, SearchConfig]:
     """Run folder (relative to the repository root) -> config, for every planned stage of ``profile``."""
     from nas.pipeline import default_notebooks_dir
@@ -65,16 +71,8 @@ def profile_runs(profile: str, notebooks_dir: Path | None = None) -> dict[Path, 
     out: dict[Path, SearchConfig] = {}
     for stage, runs_of in STAGE_RUNS.items():
         runs_dir, configs = runs_of(notebook_parameters(folder / f"{stage}.ipynb", profile))
-        base = Path("notebooks") / runs_dir  # notebooks run in notebooks/: their paths are relative to it
-        for name, cfg in configs.items():
-            out[Path(_normpath(base / name))] = cfg
+        out.update({repo_path(runs_dir, name): cfg for name, cfg in configs.items()})
     return out
-
-
-def _normpath(path: Path) -> str:
-    import os
-
-    return os.path.normpath(path)
 
 
 def commands(profile: str, threads: int = 0, python: str = "python") -> dict[Path, str]:
@@ -83,11 +81,8 @@ def commands(profile: str, threads: int = 0, python: str = "python") -> dict[Pat
 
     from nas.baselines import cli_command
 
-    out = {}
-    for run_dir, cfg in profile_runs(profile).items():
-        cmd = cli_command(replace(cfg, threads=threads) if threads else cfg, profile, run_dir)
-        out[run_dir] = cmd.replace("python -m", f"{shlex.quote(python)} -m", 1)
-    return out
+    return {run_dir: cli_command(replace(cfg, threads=threads) if threads else cfg, profile, run_dir, python)
+            for run_dir, cfg in profile_runs(profile).items()}
 
 
 def makefile(profile: str, threads: int = 0, python: str = "python") -> str:

@@ -290,6 +290,15 @@ class _Stepper:
                  "rel_cost": float(self.penalty.relative_cost(probs.detach(), h))}
         return torch.autograd.grad(objective, self.arch, allow_unused=True), stats
 
+    def step(self, n_devices: int, tau: float, trn, val, warm: bool) -> tuple[torch.Tensor, int, dict]:
+        """One search step: draw a condition (lam_norm u, device h < n_devices), then the hypernetwork
+        step (skipped in warm-up) and the weight step; returns (u, h, statistics)."""
+        u = torch.rand((), generator=self.st.generator)
+        h = int(torch.randint(n_devices, (), generator=self.st.generator))
+        stats = {} if warm else self.arch_step(u, h, tau, trn, val)
+        stats.update(self.weight_step(u, h, tau, trn, uniform=warm or self.cfg.weight_paths == "uniform"))
+        return u, h, stats
+
     def weight_step(self, u, h, tau, trn, uniform: bool) -> dict:
         with torch.no_grad():
             logits = torch.zeros(N_EDGES, len(NB201_PRIMITIVES)) if uniform else self._logits(u, h)
@@ -319,10 +328,7 @@ def _run_epoch(cfg: SearchConfig, st: _State, data: SearchData, stepper: _Steppe
                mininterval=_BAR_INTERVAL_S if sys.stderr.isatty() else _LOG_BAR_INTERVAL_S,
                desc=f"epoch {epoch + 1}/{cfg.epochs}" + (" (warm-up)" if warm else ""))
     for step, (trn, val) in enumerate(bar, start=1):
-        u = torch.rand((), generator=st.generator)
-        h = int(torch.randint(len(device_names), (), generator=st.generator))
-        stats = {} if warm else stepper.arch_step(u, h, tau, trn, val)
-        stats.update(stepper.weight_step(u, h, tau, trn, uniform=warm or cfg.weight_paths == "uniform"))
+        u, h, stats = stepper.step(len(device_names), tau, trn, val, warm)
         for k, v in stats.items():
             sums[k] = sums.get(k, 0.0) + v
         if not warm:
