@@ -12,8 +12,8 @@ import warnings
 from dataclasses import fields
 from pathlib import Path
 
-from nas.costs import CostFitError
-from nas.genotype import GenotypeError
+from nas.costs.table import CostFitError
+from nas.spaces.nb201.genotype import GenotypeError
 
 EXIT_USAGE = 2
 
@@ -32,7 +32,7 @@ def _parse_value(text: str, default):
 
 
 def _overrides(pairs: list[str]) -> dict:
-    from nas.search import SearchConfig
+    from nas.search.config import SearchConfig
 
     defaults = {f.name: f.default for f in fields(SearchConfig)}
     out = {}
@@ -45,7 +45,8 @@ def _overrides(pairs: list[str]) -> dict:
 
 
 def cmd_search(args) -> int:
-    from nas.search import config_for_profile, run_search
+    from nas.search.config import config_for_profile
+    from nas.search.loop import run_search
 
     over = _overrides(args.set)
     over.update({k: v for k, v in (("dataset", args.dataset), ("seed", args.seed), ("method", args.method)) if v is not None})
@@ -58,7 +59,7 @@ def cmd_search(args) -> int:
 
 
 def cmd_derive(args) -> int:
-    from nas.derive import COLUMNS, SearchRun, derive_budgets, derive_lams
+    from nas.methods.derive import COLUMNS, SearchRun, derive_budgets, derive_lams
     from nas.results import write_rows
 
     run = SearchRun.load(args.run)
@@ -87,7 +88,7 @@ def cmd_profile(args) -> int:
     """Profile one runtime of this machine (isolated-op and regression LUTs, validation)."""
     import logging
 
-    from nas.profiling import ProfileConfig, run_profile
+    from nas.costs.profiling import ProfileConfig, run_profile
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     given = {k: v for k, v in (("n_fit", args.n_fit), ("n_test", args.n_test), ("runs", args.runs),
@@ -108,7 +109,7 @@ def cmd_profile(args) -> int:
 
 def cmd_plan(args) -> int:
     """Print every search run of a profile: shell commands, or a makefile for ``make -j``."""
-    from nas.plan import commands, makefile
+    from nas.stages.plan import commands, makefile
 
     if args.format == "make":
         print(makefile(args.profile, args.threads, args.python))
@@ -165,10 +166,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def known_errors() -> tuple[type[BaseException], ...]:
-    from nas.data_sources import DataError
-    from nas.derive import DeriveError
-    from nas.devices import DeviceError
-    from nas.run_io import RunError
+    from nas.data.sources import DataError
+    from nas.methods.derive import DeriveError
+    from nas.costs.devices import DeviceError
+    from nas.search.run_io import RunError
 
     return (DeriveError, DeviceError, RunError, GenotypeError, CostFitError, DataError, ValueError, FileNotFoundError)
 

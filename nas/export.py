@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from nas.genotype import Genotype
+from nas.spaces.nb201.genotype import Genotype
 from nas.results import atomic_writer
-from nas.spaces.nb201 import BENCHMARK_MACRO, DiscreteNet, MacroConfig
+from nas.spaces.nb201.network import BENCHMARK_MACRO, DiscreteNet, MacroConfig
 
 FORMATS = ("onnx", "torchscript")
 

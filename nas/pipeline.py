@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from nas.environment import PROFILES
+from nas.stages.environment import PROFILES
 from nas.results import atomic_writer, repo_root, write_rows
 
 STAGE_GLOB = "[0-9][0-9]_*.ipynb"
@@ -367,11 +367,11 @@ class DataConfig:
 
     Attributes:
         profile: ``smoke``, ``default`` or ``full``.
-        datasets: names understood by ``nas.data.prepare``.
+        datasets: names understood by ``nas.data.datasets.prepare``.
         data_root: dataset root.
         out_dir: folder of ``data_verification.csv`` and ``provenance.json``.
         fig_dir: folder of ``data_samples.png``.
-        synthetic: use ``nas.data.synthetic_arrays`` instead of the real datasets (smoke).
+        synthetic: use ``nas.data.datasets.synthetic_arrays`` instead of the real datasets (smoke).
         n_train, n_test, image_shape, n_classes, seed: the synthetic set's size, (H, W, C) and seed.
     """
 
@@ -395,8 +395,8 @@ class DataConfig:
 
 
 def load_stage_arrays(cfg: DataConfig) -> dict:
-    """Return ``{dataset name: nas.data.ImageArrays}``: prepared and verified datasets, or one synthetic set."""
-    from nas import data
+    """Return ``{dataset name: nas.data.datasets.ImageArrays}``: prepared and verified datasets, or one synthetic set."""
+    from nas.data import datasets as data
 
     if cfg.synthetic:
         synthetic = data.synthetic_arrays(cfg.n_train, cfg.n_test, tuple(cfg.image_shape), cfg.n_classes, cfg.seed)
@@ -415,7 +415,7 @@ def verification_rows(arrays_by_name: Mapping) -> list[dict]:
     """Summarise each dataset split: count, shape, class balance, first labels, per-channel mean/std."""
     import numpy as np
 
-    from nas.data_sources import pixel_stats
+    from nas.data.sources import pixel_stats
 
     rows = []
     for name, arrays in arrays_by_name.items():

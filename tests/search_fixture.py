@@ -3,15 +3,16 @@
 import sys
 from dataclasses import replace
 
-from nas.search import config_for_profile, run_search
-from nas.search_data import from_arrays
+from nas.search.config import config_for_profile
+from nas.search.loop import run_search
+from nas.search.data import from_arrays
 
 TINY = dict(dataset="synthetic", n_train=96, n_val=96, C=4, N=1, batch_size=32, epochs=3, warmup_epochs=1,
             devices=("raspi4", "titan_rtx_1", "eyeriss"), lut_n_fit=60)
 
 
 def tiny_data(seed: int = 0):
-    from nas.data import synthetic_arrays
+    from nas.data.datasets import synthetic_arrays
 
     a = synthetic_arrays(192, 1, shape=(8, 8, 3), n_classes=10, seed=seed)
     return from_arrays(a.x_train, a.y_train, 96, 96, 10)

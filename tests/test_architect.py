@@ -2,7 +2,7 @@
 
 import torch
 
-from nas.architect import hessian_vector_product, unrolled_grad
+from nas.search.architect import hessian_vector_product, unrolled_grad
 
 
 

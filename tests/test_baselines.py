@@ -7,17 +7,18 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from nas import baselines
-from nas.baselines import (METHODS, build_config, cli_command, descriptor_table, method_configs, random_answers,
+from nas.methods import baselines
+from nas.methods.baselines import (METHODS, build_config, cli_command, descriptor_table, method_configs, random_answers,
                            tradeoff_budget_answers)
 from nas.cli import _overrides, build_parser
-from nas.comparison import (ComparisonConfig, answer_searched, build_comparison, comparison_table,
+from nas.evaluation.comparison import (ComparisonConfig, answer_searched, build_comparison, comparison_table,
                             device_metrics, hypervolume, score_answers, specialisation, write_comparison)
-from nas.derive import LAM_GRID, SearchRun, cheapest_live, derive_budgets, most_probable_live
-from nas.genotype import Genotype
+from nas.methods.derive import LAM_GRID, SearchRun, cheapest_live, derive_budgets, most_probable_live
+from nas.spaces.nb201.genotype import Genotype
 from nas.results import SUMMARY_COLUMNS
-from nas.sampling import temperature
-from nas.search import config_for_profile, run_search
+from nas.search.sampling import temperature
+from nas.search.config import config_for_profile
+from nas.search.loop import run_search
 from tests.search_fixture import TINY, tiny_data
 
 SMALL = {k: v for k, v in TINY.items() if k != "devices"} | {"epochs": 2, "threads": 1}
@@ -26,7 +27,7 @@ DEVICES = ("raspi4", "eyeriss")
 
 @pytest.fixture(scope="module")
 def bench():
-    from nas.benchmark import NB201Benchmark
+    from nas.spaces.nb201.benchmark import NB201Benchmark
 
     return NB201Benchmark.load()
 
@@ -110,8 +111,8 @@ def test_ours_answers_equal_derive_budgets(runs):
 
 def test_trade_off_rho_agrees_with_the_derivation_stage(runs, bench):
     """The comparison's Spearman rho of ours is stage 04's (the same lam sweep, the same measured latency)."""
-    from nas.comparison import tradeoff_rho
-    from nas.evaluate import evaluate_device
+    from nas.evaluation.comparison import tradeoff_rho
+    from nas.evaluation.evaluate import evaluate_device
 
     res = answer_searched("darts-cc-hw", [SearchRun.load(runs["ours"])], bench, DEVICES)
     for device in DEVICES:
@@ -153,7 +154,7 @@ def test_random_baseline_samples_n_distinct_live_archs_and_picks_best_within(ben
 
 
 def test_hypervolume_of_oracle_front_bounds_any_subset(bench):
-    from nas.reference import oracle_fronts
+    from nas.evaluation.reference import oracle_fronts
 
     assert hypervolume([0.5], [60.0], 1.0) == pytest.approx(0.5 * 0.5)
     assert hypervolume([0.2, 0.5, 0.7], [50.0, 60.0, 55.0], 1.0) == pytest.approx(0.3 * 0.4 + 0.5 * 0.5)
@@ -179,8 +180,8 @@ def test_specialisation_diagonal_is_the_methods_own_regret(runs, bench):
 
 
 def test_comparison_rows_files_table_and_figures(runs, bench, tmp_path):
-    from nas import plots_baselines
-    from nas.reference import oracle_fronts
+    from nas.report import plots_baselines
+    from nas.evaluation.reference import oracle_fronts
 
     root = runs["root"]
     cfg = ComparisonConfig(runs_dirs=(str(root / "runs"), str(root / "runs" / "baselines")), devices=DEVICES)
@@ -220,10 +221,10 @@ def test_baselines_never_import_the_benchmark():
     import ast
     from pathlib import Path
 
-    import nas.baselines as mod
+    import nas.methods.baselines as mod
 
     tree = ast.parse(Path(mod.__file__).read_text())
     top = [n for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))]
     names = {a.name for n in top if isinstance(n, ast.Import) for a in n.names} | {
         n.module for n in top if isinstance(n, ast.ImportFrom)}
-    assert not names & {"nas.benchmark", "nas.evaluate"}
+    assert not names & {"nas.spaces.nb201.benchmark", "nas.evaluation.evaluate"}

@@ -7,7 +7,7 @@ import sys
 import pandas as pd
 import pytest
 
-from nas.bench import BenchConfig, bench_search_step, write_performance
+from nas.search.bench import BenchConfig, bench_search_step, write_performance
 from nas.results import SUMMARY_COLUMNS, rss_peak_mb
 
 COLUMNS = SUMMARY_COLUMNS["performance.csv"]
@@ -61,13 +61,13 @@ def test_peak_rss_is_positive():
 @pytest.mark.timeout(120)
 def test_command_line_prints_json_lines_with_memory(tmp_path):
     out = tmp_path / "perf.csv"
-    proc = subprocess.run([sys.executable, "-m", "nas.bench", "search-step", "--profile", "smoke", "--mode",
+    proc = subprocess.run([sys.executable, "-m", "nas.search.bench", "search-step", "--profile", "smoke", "--mode",
                            "single-path", "--repeats", "3", "--out", str(out)],
                           capture_output=True, text=True, timeout=110)
     assert proc.returncode == 0, proc.stderr[-2000:]
     (line,) = [json.loads(x) for x in proc.stdout.splitlines() if x.startswith("{")]
     assert line["mode"] == "single-path" and line["peak_memory_mb"] > 10 and line["memory_kind"] == "rss"
     assert pd.read_csv(out)["mode"].tolist() == ["single-path"]
-    bad = subprocess.run([sys.executable, "-m", "nas.bench", "search-step", "--repeats", "1"],
+    bad = subprocess.run([sys.executable, "-m", "nas.search.bench", "search-step", "--repeats", "1"],
                          capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2 and "repeats" in bad.stderr

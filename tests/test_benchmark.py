@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from nas.benchmark import DEFAULT_QUANTILES, NB201Benchmark
-from nas.devices import SHARED_DEVICES
-from nas.genotype import Genotype
+from nas.spaces.nb201.benchmark import DEFAULT_QUANTILES, NB201Benchmark
+from nas.costs.devices import SHARED_DEVICES
+from nas.spaces.nb201.genotype import Genotype
 
 BEST = 94.37
 

@@ -7,14 +7,14 @@ import numpy as np
 import pytest
 import torch
 
-from nas.costs import (
+from nas.costs.table import (
     DESCRIPTOR_DIM,
     N_FIT_PARAMS,
     CostFitError,
     CostTable,
     fit_cost_table,
 )
-from nas.genotype import N_EDGES, Genotype, all_op_indices, dead_mask, genotype_from_indices
+from nas.spaces.nb201.genotype import N_EDGES, Genotype, all_op_indices, dead_mask, genotype_from_indices
 from nas.ops import NB201_PRIMITIVES
 
 N_OPS = len(NB201_PRIMITIVES)

@@ -1,8 +1,8 @@
-"""Tests for nas.data: preparation on tiny fixtures through the real code path, corruption, loading.
+"""Tests for nas.data.datasets: preparation on tiny fixtures through the real code path, corruption, loading.
 
 The IDX and CIFAR-sprite fixtures are written in the original formats into tmp_path and prepared
 with the same sources as the real datasets (minus apt/npm). Their expected figures are computed
-independently here (numpy, gzip, hashlib), not by nas.data.
+independently here (numpy, gzip, hashlib), not by nas.data.datasets.
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from nas import data, data_sources
-from nas.data import DataError, DatasetSpec, Figures
+from nas.data import datasets as data, sources as data_sources
+from nas.data.datasets import DataError, DatasetSpec, Figures
 
 PREPARE = "python -m nas.data prepare"
 CLASSES = tuple(f"c{k}" for k in range(10))
@@ -48,7 +48,7 @@ def _truth(shape, n_train=20, n_test=10, seed=0) -> dict[str, np.ndarray]:
 
 
 def _figures(truth, md5=None, distinct=None) -> Figures:
-    """Expected figures computed directly with numpy (the oracle for nas.data.measure)."""
+    """Expected figures computed directly with numpy (the oracle for nas.data.datasets.measure)."""
 
     def stats(x):
         x = x.astype(np.float64) / 255.0
@@ -66,7 +66,7 @@ def _figures(truth, md5=None, distinct=None) -> Figures:
 
 
 def _idx_content(array: np.ndarray) -> bytes:
-    """IDX bytes written by hand (independent of nas.data_sources.idx_bytes)."""
+    """IDX bytes written by hand (independent of nas.data.sources.idx_bytes)."""
     array = array[..., 0] if array.ndim == 4 else array
     magic = b"\x00\x00\x08" + bytes([array.ndim])
     return magic + b"".join(int(d).to_bytes(4, "big") for d in array.shape) + array.tobytes()
@@ -387,7 +387,7 @@ def test_import_does_no_io():
         "    if name == 'open' and not str(args[0]).endswith(('.py', '.pyc', '.so')):\n"
         "        events.append(str(args[0]))\n"
         "sys.addaudithook(hook)\n"
-        "import nas.data\n"
+        "import nas.data.datasets\n"
         "print(events)\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=data.REPO_DIR, check=True)

@@ -10,10 +10,10 @@ import pytest
 import torch
 
 from nas.cli import main
-from nas.derive import DeriveError, SearchRun, cheapest_live, derive_budgets, derive_lams, most_probable_live
-from nas.devices import load_latency_table
-from nas.genotype import Genotype, all_op_indices, dead_mask
-from nas.search import run_search
+from nas.methods.derive import DeriveError, SearchRun, cheapest_live, derive_budgets, derive_lams, most_probable_live
+from nas.costs.devices import load_latency_table
+from nas.spaces.nb201.genotype import Genotype, all_op_indices, dead_mask
+from nas.search.loop import run_search
 from tests.search_fixture import tiny_config, tiny_data
 
 REPO = Path(__file__).resolve().parent.parent

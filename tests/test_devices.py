@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from nas.costs import N_FIT_PARAMS, CostTable
-from nas.devices import (
+from nas.costs.table import N_FIT_PARAMS, CostTable
+from nas.costs.devices import (
     SHARED_DEVICES,
     DeviceError,
     device_info,
@@ -18,7 +18,7 @@ from nas.devices import (
     shared_device_table,
     table_from_csv,
 )
-from nas.genotype import space_positions, Genotype, all_op_indices, dead_mask, genotype_from_indices
+from nas.spaces.nb201.genotype import space_positions, Genotype, all_op_indices, dead_mask, genotype_from_indices
 from nas.ops import NB201_PRIMITIVES
 
 TRUE = CostTable("truth", "ms", 2.0, (0.0, 0.05, 0.8, 3.0, 0.6), "analytic")

@@ -7,7 +7,7 @@ import tomllib
 
 import yaml
 
-from nas.environment import environment_report, normalise_name, read_requirements
+from nas.stages.environment import environment_report, normalise_name, read_requirements
 
 CONDA_TO_PIP = {"python-graphviz": "graphviz", "pytorch": "torch"}  # conda-forge name -> pip name
 NOT_PACKAGES = {"python", "pip"}
@@ -77,7 +77,7 @@ SIDE_EFFECT_PROBE = r"""
 import importlib, json, os, random, sys
 from pathlib import Path
 import numpy as np, torch
-from nas.environment import denormals_flushed
+from nas.stages.environment import denormals_flushed
 
 root = Path(sys.argv[1])
 skip = {".git", ".venv", "__pycache__", ".pytest_cache"}

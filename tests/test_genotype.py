@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from nas.genotype import (EDGES, Genotype, GenotypeError, all_op_indices, dead_mask, genotype_from_indices,
+from nas.spaces.nb201.genotype import (EDGES, Genotype, GenotypeError, all_op_indices, dead_mask, genotype_from_indices,
                           space_positions)
 
 BEST = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_1x1~2|"

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from nas.hypernet import HYPERNETS, PWLinearHyperNet, build_hypernet
+from nas.search.generators import HYPERNETS, PWLinearHyperNet, build_hypernet
 
 
 @pytest.mark.parametrize("kind", sorted(HYPERNETS))

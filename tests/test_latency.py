@@ -9,21 +9,21 @@ import pytest
 import torch
 from torch import nn
 
-import nas.profiling as profiling
+import nas.costs.profiling as profiling
 from nas.cli import EXIT_USAGE, main
-from nas.costs import FITTED_OPS, CostTable
-from nas.devices import DeviceError
-from nas.genotype import Genotype
-from nas.latency import (
+from nas.costs.table import FITTED_OPS, CostTable
+from nas.costs.devices import DeviceError
+from nas.spaces.nb201.genotype import Genotype
+from nas.costs.latency import (
     RUNTIMES, ExportFailed, Measurement, RuntimeUnavailable, TimingPlan, get_runtime, interleaved_schedule,
     measure_latency, measure_many,
 )
-from nas.profiling import (
+from nas.costs.profiling import (
     MEASUREMENT_COLUMNS, ProfileConfig, ProfileError, isolated_table, latency_validation_rows, run_profile,
     sample_architectures, validation_stats,
 )
 from nas.results import SUMMARY_COLUMNS
-from nas.tables import build_table
+from nas.costs.resolve import build_table
 
 TINY = dict(C=4, N=1, resolution=16, n_fit=6, n_test=4, runs=5, warmup=1, rounds=2, chunk=4, passes=2)
 HAS_CUDA = torch.cuda.is_available()

@@ -14,8 +14,8 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 from nas.pipeline import (
     DEFAULT_KERNEL, check_parameters, executed_path, list_stages, load_params, select_stages, timing_path,
 )
-from nas import plots, plots_baselines, plots_performance
-from nas.paper_tables import TABLES
+from nas.report import plots, plots_baselines, plots_performance
+from nas.report.tables import TABLES
 from nas.results import SUMMARY_COLUMNS
 
 

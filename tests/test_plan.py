@@ -5,8 +5,8 @@ import shlex
 import pytest
 
 from nas import cli
-from nas.plan import commands, makefile, profile_runs
-from nas.search import config_for_profile
+from nas.stages.plan import commands, makefile, profile_runs
+from nas.search.config import config_for_profile
 
 
 def _config_of(command: str):

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from nas.derive import SearchRun, derive_lams
-from nas.isolation import EVALUATION_ONLY, evaluation_modules_blocked
-from nas.run_io import RunError
-from nas.search import run_search
+from nas.methods.derive import SearchRun, derive_lams
+from nas.search.isolation import EVALUATION_ONLY, evaluation_modules_blocked
+from nas.search.run_io import RunError
+from nas.search.loop import run_search
 from tests.search_fixture import tiny_config, tiny_data
 
 REPO = Path(__file__).resolve().parent.parent
@@ -100,9 +100,9 @@ def _nas_imports(module: str, seen: set) -> set:
 
 
 def test_search_code_cannot_reach_benchmark():
-    closure = _nas_imports("nas.search", set()) | _nas_imports("nas.derive", set())
+    closure = _nas_imports("nas.search.loop", set()) | _nas_imports("nas.methods.derive", set())
     assert not closure & set(EVALUATION_ONLY), closure & set(EVALUATION_ONLY)
-    code = "import sys; sys.modules.pop('nas.benchmark', None); import nas.benchmark"
+    code = "import sys; sys.modules.pop('nas.spaces.nb201.benchmark', None); import nas.spaces.nb201.benchmark"
     with evaluation_modules_blocked():
         with pytest.raises(ImportError, match="evaluation-only"):
             exec(code)

@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 import torch
 
-from nas.genotype import all_op_indices, dead_mask, genotype_from_indices
-from nas.sampling import gumbel_noise, relaxed_weights
-from nas.spaces.nb201 import MacroConfig, SuperNet, DiscreteNet
-from nas.tables import complexity_table, count_flops, count_params
+from nas.spaces.nb201.genotype import all_op_indices, dead_mask, genotype_from_indices
+from nas.search.sampling import gumbel_noise, relaxed_weights
+from nas.spaces.nb201.network import MacroConfig, SuperNet, DiscreteNet
+from nas.costs.resolve import complexity_table, count_flops, count_params
 
 TINY = MacroConfig(C=4, N=1, in_channels=3, n_classes=10)
 

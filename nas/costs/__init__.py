@@ -1,0 +1,1 @@
+"""Cost tables (devices, parameters, FLOPs), their fitting, the device resolver and this machine's latency."""

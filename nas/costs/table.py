@@ -1,0 +1,285 @@
+"""Cost tables: a device (or a budget like parameters or FLOPs) as base + per-edge op costs.
+
+A :class:`CostTable` ``h`` assigns each NB201 cell a cost
+
+    cost_h(g) = base_h + sum_{e in edges} c_h[g_e],          c_h[none] = 0,
+
+where ``base_h`` covers everything outside the six searchable edges (stem, reduction blocks,
+head, and whatever the ``none`` op itself costs). The same numbers give FBNet's differentiable
+expected cost under per-edge op probabilities p (shape (..., 6, 5)),
+
+    E[cost_h](p) = base_h + sum_e sum_o p[e, o] * c_h[o],
+
+and the scale-free descriptor phi(h) that conditions the hypernetwork (see
+:meth:`CostTable.descriptor`). :func:`fit_cost_table` fits such a table to whole-network
+measurements by least squares, leaving out dead cells (no path from input to output).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import numpy as np
+import torch
+from scipy import stats
+
+from nas.spaces.nb201.genotype import N_EDGES, Genotype, all_op_indices
+from nas.ops import NB201_PRIMITIVES
+
+NONE_IDX = NB201_PRIMITIVES.index("none")
+FITTED_OPS: tuple[str, ...] = tuple(op for op in NB201_PRIMITIVES if op != "none")
+N_FIT_PARAMS = 1 + len(FITTED_OPS)  # base + one cost per non-none op = 5
+DESCRIPTOR_DIM = len(FITTED_OPS) + 1  # 5
+_FORMAT = "nas.costs.CostTable/1"
+
+
+class CostFitError(ValueError):
+    """Measurements that cannot determine a cost table (too few rows, missing ops, ...)."""
+
+
+def _as_genotype(arch: str | Genotype) -> Genotype:
+    return arch if isinstance(arch, Genotype) else Genotype.from_str(arch)
+
+
+@dataclass(frozen=True)
+class CostTable:
+    """Additive cost model of one device over the NB201 cell.
+
+    Attributes:
+        name: device id, e.g. ``"raspi4"``, ``"params"``, ``"my_phone"``.
+        unit: unit of every cost, e.g. ``"ms"``, ``"M params"``, ``"MFLOPs"``.
+        base: cost of everything outside the searchable edges, in ``unit``.
+        op_cost: per-edge cost of each op, aligned with ``NB201_PRIMITIVES``; ``none`` is 0.
+        origin: provenance, e.g. ``"measured"``, ``"estimated"``, ``"analytic"``.
+        fit: fit statistics (``n_fit``, ``n_test``, ``r2``, ``kendall_tau``, ...) or None.
+    """
+
+    name: str
+    unit: str
+    base: float
+    op_cost: tuple[float, ...]
+    origin: str
+    fit: Mapping[str, float] | None = None
+
+    def __post_init__(self) -> None:
+        costs = tuple(float(c) for c in self.op_cost)
+        if len(costs) != len(NB201_PRIMITIVES):
+            raise ValueError(f"op_cost needs {len(NB201_PRIMITIVES)} values {NB201_PRIMITIVES}, got {len(costs)}")
+        if not all(math.isfinite(c) for c in costs) or not math.isfinite(float(self.base)):
+            raise ValueError(f"cost table {self.name!r}: base and op costs must be finite")
+        if costs[NONE_IDX] != 0.0:
+            raise ValueError(
+                f"cost table {self.name!r}: op_cost['none'] must be 0 (the reference); "
+                "use CostTable.from_op_costs to move an absolute none cost into base"
+            )
+        object.__setattr__(self, "op_cost", costs)
+        object.__setattr__(self, "base", float(self.base))
+        if self.fit is not None:
+            object.__setattr__(self, "fit", {str(k): float(v) for k, v in self.fit.items()})
+
+    @classmethod
+    def from_op_costs(cls, name: str, unit: str, base: float, costs: Mapping[str, float], origin: str,
+                      fit: Mapping[str, float] | None = None) -> "CostTable":
+        """Build from op-name -> cost; a nonzero ``none`` cost is moved into ``base`` (6 edges each).
+
+        Raises:
+            ValueError: when an op of ``NB201_PRIMITIVES`` is missing or an unknown op is given.
+        """
+        missing = [op for op in NB201_PRIMITIVES if op not in costs]
+        unknown = [op for op in costs if op not in NB201_PRIMITIVES]
+        if missing or unknown:
+            raise ValueError(f"cost table {name!r}: missing ops {missing}, unknown ops {unknown}")
+        shift = float(costs["none"])
+        op_cost = tuple(float(costs[op]) - shift for op in NB201_PRIMITIVES)
+        return cls(name, unit, float(base) + N_EDGES * shift, op_cost, origin, fit)
+
+    def op_cost_dict(self) -> dict[str, float]:
+        """Op name -> per-edge cost."""
+        return dict(zip(NB201_PRIMITIVES, self.op_cost))
+
+    def genotype_cost(self, g: Genotype | str) -> float:
+        """Cost of one discrete cell: ``base + sum_e op_cost[g_e]``, in ``unit``."""
+        g = _as_genotype(g)
+        return self.base + sum(self.op_cost[NB201_PRIMITIVES.index(op)] for op in g.ops)
+
+    def all_costs(self) -> np.ndarray:
+        """Cost of every NB201 cell, float64 (15625,), aligned with ``all_op_indices()``."""
+        return self.base + np.asarray(self.op_cost)[all_op_indices()].sum(axis=1)
+
+    def expected_cost(self, probs: torch.Tensor) -> torch.Tensor:
+        """Differentiable expected cost under independent per-edge op distributions.
+
+        Args:
+            probs: (..., 6, 5) op probabilities per edge, ops aligned with ``NB201_PRIMITIVES``;
+                rows should sum to 1 (``base`` is counted once regardless).
+
+        Returns:
+            (...) tensor ``base + sum_{e,o} probs[..., e, o] * op_cost[o]`` with the dtype and
+            device of ``probs``; its gradient w.r.t. ``probs`` is ``op_cost`` on every edge.
+        """
+        if probs.shape[-2:] != (N_EDGES, len(NB201_PRIMITIVES)):
+            raise ValueError(f"probs must have shape (..., {N_EDGES}, {len(NB201_PRIMITIVES)}), "
+                             f"got {tuple(probs.shape)}")
+        c = torch.as_tensor(self.op_cost, dtype=probs.dtype, device=probs.device)
+        return self.base + (probs * c).sum(dim=(-2, -1))
+
+    def reference_cost(self) -> float:
+        """Expected cost under uniform op probabilities on every edge."""
+        return self.base + N_EDGES * float(np.mean(self.op_cost))
+
+    def descriptor(self) -> np.ndarray:
+        """Scale-free device descriptor phi(h), float64 (5,).
+
+        ``phi[:4]``: the costs of ``FITTED_OPS`` (skip, conv1x1, conv3x3, pool) divided by the
+        largest absolute op cost, so the most expensive op reads 1 and a slightly negative fitted
+        cost (``skip_connect`` on GPUs) stays slightly negative. ``phi[4]``: the base's share of
+        the uniform-reference cost, ``base / (|base| + 6 * mean_o |c_o|)``, which equals
+        ``base / reference_cost()`` whenever no cost is negative and lies in [-1, 1] always.
+        Multiplying every cost by a positive factor (a change of unit) leaves phi unchanged.
+        A table whose op costs are all 0 gets zeros in ``phi[:4]``.
+        """
+        ops = np.array([c for op, c in zip(NB201_PRIMITIVES, self.op_cost) if op != "none"])
+        scale = float(np.abs(ops).max())
+        rel = ops / scale if scale > 0 else np.zeros_like(ops)
+        denom = abs(self.base) + N_EDGES * float(np.mean(np.abs(self.op_cost)))
+        share = self.base / denom if denom > 0 else 0.0
+        return np.append(rel, share).astype(np.float64)
+
+    def to_dict(self) -> dict:
+        """JSON-safe dict with ops named by string; NaN fit statistics become None."""
+        fit = None if self.fit is None else {k: (None if math.isnan(v) else v) for k, v in self.fit.items()}
+        return {"format": _FORMAT, "space": "nb201", "name": self.name, "unit": self.unit,
+                "origin": self.origin, "base": self.base, "op_cost": self.op_cost_dict(), "fit": fit}
+
+    @classmethod
+    def from_dict(cls, d: Mapping) -> "CostTable":
+        """Inverse of :meth:`to_dict`; raises ValueError on another space or missing ops."""
+        if d.get("space", "nb201") != "nb201":
+            raise ValueError(f"not an NB201 cost table: space={d.get('space')!r}")
+        costs = d["op_cost"]
+        if set(costs) != set(NB201_PRIMITIVES):
+            raise ValueError(f"op_cost keys {sorted(costs)} differ from NB201 ops {list(NB201_PRIMITIVES)}")
+        fit = d.get("fit")
+        fit = None if fit is None else {k: (math.nan if v is None else v) for k, v in fit.items()}
+        return cls(d["name"], d["unit"], d["base"], tuple(costs[op] for op in NB201_PRIMITIVES), d["origin"], fit)
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write JSON atomically (temp file in the same folder, then ``os.replace``)."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "w") as f:
+                json.dump(self.to_dict(), f, indent=2, allow_nan=False)
+                f.write("\n")
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return path
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> "CostTable":
+        """Read a table written by :meth:`save`."""
+        with open(path) as f:
+            return cls.from_dict(json.load(f))
+
+
+def op_count_features(archs: Sequence[str | Genotype]) -> tuple[np.ndarray, np.ndarray]:
+    """Design matrix of the additive model and the dead flags.
+
+    Returns:
+        X: float64 (n, 5) with columns [1, count(op) for op in FITTED_OPS] (edges per op).
+        dead: bool (n,) True where the cell has no input-output path.
+    """
+    gs = [_as_genotype(a) for a in archs]
+    counts = np.array([[g.ops.count(op) for op in FITTED_OPS] for g in gs], dtype=np.float64)
+    counts = counts.reshape(-1, len(FITTED_OPS))  # keeps (0, 4) for an empty list
+    X = np.hstack([np.ones((len(gs), 1)), counts])
+    return X, np.array([g.is_dead() for g in gs], dtype=bool)
+
+
+def _check_design(X: np.ndarray, n_given: int, n_dead: int) -> None:
+    n = len(X)
+    if n < N_FIT_PARAMS:
+        raise CostFitError(
+            f"fitting base + {len(FITTED_OPS)} op costs needs at least {N_FIT_PARAMS} non-dead architectures; "
+            f"got {n} ({n_given} given, {n_dead} dead left out). Measure at least {N_FIT_PARAMS - n} more."
+        )
+    if np.linalg.matrix_rank(X) < N_FIT_PARAMS:
+        absent = [op for j, op in enumerate(FITTED_OPS) if not X[:, 1 + j].any()]
+        if absent:
+            raise CostFitError(f"op(s) {absent} never appear in the measured architectures, so their cost "
+                               "cannot be fitted; add architectures that use them")
+        raise CostFitError("the op counts are collinear (e.g. every architecture has the same number of 'none' "
+                           "edges), so base and op costs cannot be separated; add more varied architectures")
+
+
+def prediction_stats(pred: np.ndarray, y: np.ndarray) -> dict[str, float]:
+    """r2, rmse, Kendall tau-b (``scipy.stats.kendalltau``) and Spearman rho of predictions vs truth.
+
+    Ranks are computed after rounding both to 1e-9 of the largest |truth|, so an exactly additive
+    device (``eyeriss``, ``fpga``) with tied latencies is not scored below 1 for round-off.
+    """
+    if len(y) < 2:
+        return {"r2": math.nan, "rmse": math.nan, "kendall_tau": math.nan, "spearman": math.nan}
+    ss_tot = float(((y - y.mean()) ** 2).sum())
+    r2 = 1.0 - float(((y - pred) ** 2).sum()) / ss_tot if ss_tot > 0 else math.nan
+    rp, ry = _snap(pred, y), _snap(y, y)  # float round-off must not break ties in the ranking
+    return {"r2": r2, "rmse": float(np.sqrt(np.mean((y - pred) ** 2))),
+            "kendall_tau": float(stats.kendalltau(rp, ry).statistic),
+            "spearman": float(stats.spearmanr(rp, ry).statistic)}
+
+
+def _snap(x: np.ndarray, ref: np.ndarray, digits: int = 9) -> np.ndarray:
+    """Round ``x`` to ``digits`` significant digits of ``max|ref|`` so round-off ties stay ties."""
+    scale = float(np.abs(ref).max()) or 1.0
+    return np.round(x / scale, digits)
+
+
+def _live_rows(archs, values) -> tuple[np.ndarray, np.ndarray, int]:
+    y = np.asarray(values, dtype=np.float64).reshape(-1)
+    if len(y) != len(archs):
+        raise CostFitError(f"{len(archs)} architectures but {len(y)} values")
+    if not np.isfinite(y).all():
+        raise CostFitError(f"values must be finite; got {int((~np.isfinite(y)).sum())} NaN/inf")
+    X, dead = op_count_features(archs)
+    return X[~dead], y[~dead], int(dead.sum())
+
+
+def fit_cost_table(archs: Sequence[str | Genotype], values: Sequence[float], *, name: str, unit: str = "ms",
+                   origin: str = "measured",
+                   holdout: tuple[Sequence[str | Genotype], Sequence[float]] | None = None) -> CostTable:
+    """Least-squares additive table ``value ~ base + sum_e c[op_e]`` with ``c[none] = 0``.
+
+    Args:
+        archs: architectures (strings or genotypes) with whole-network ``values``.
+        values: measured cost of each architecture, in ``unit``.
+        name, unit, origin: copied into the table.
+        holdout: optional (archs, values) never used for fitting, scored into ``fit``.
+
+    Returns:
+        The table; ``fit`` holds ``n_fit``, ``n_dead_skipped``, in-sample ``train_r2`` /
+        ``train_rmse`` and, with ``holdout``, held-out ``r2``, ``rmse``, ``kendall_tau``,
+        ``spearman``, ``n_test`` (dead holdout rows are left out too).
+
+    Raises:
+        CostFitError: fewer non-dead rows than the 5 parameters, or a rank-deficient design.
+    """
+    X, y, n_dead = _live_rows(archs, values)
+    _check_design(X, len(archs), n_dead)
+    coef, *_ = np.linalg.lstsq(X, y, rcond=None)
+    train = prediction_stats(X @ coef, y)
+    fit = {"n_fit": float(len(y)), "n_dead_skipped": float(n_dead),
+           "train_r2": train["r2"], "train_rmse": train["rmse"]}
+    if holdout is not None:
+        Xt, yt, _ = _live_rows(*holdout)
+        fit.update(prediction_stats(Xt @ coef, yt), n_test=float(len(yt)))
+    costs = dict(zip(FITTED_OPS, coef[1:]), none=0.0)
+    return CostTable.from_op_costs(name, unit, coef[0], costs, origin, fit)

@@ -1,0 +1,1 @@
+"""The compared methods (ours and the baselines) and how each answers a budget query."""

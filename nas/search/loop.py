@@ -1,0 +1,118 @@
+"""The search loop: epochs of the supernet phase, the generator phase, or both jointly.
+
+``run_epoch(..., phase)`` runs one epoch of ``Stepper.step`` in one phase: ``supernet`` (phase 1,
+weights alone on uniformly sampled single paths), ``generator`` (phase 2, the generator against
+fixed weights) or ``joint`` (both per batch). ``run_search`` is the joint schedule: ``warmup_epochs``
+supernet epochs, then joint epochs (DARTS-CC's own). Every step samples a trade-off lam
+log-uniformly in [lam_min, lam_max] and a training device h (``nas.search.penalties``). The run
+folder is checkpointed every epoch and a rerun of the same command resumes it
+(``nas.search.run_io``); a search never sees benchmark ground truth (``nas.search.isolation``).
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from pathlib import Path
+
+import torch
+from tqdm.auto import tqdm
+
+from nas.costs.resolve import build_tables
+from nas.results import reset_rss_peak
+from nas.search import run_io
+from nas.search.config import SearchConfig
+from nas.search.data import SearchData, load_search_data
+from nas.search.isolation import evaluation_modules_blocked
+from nas.search.penalties import CostPenalty, lam_of
+from nas.search.sampling import temperature
+from nas.search.step import SearchState, Stepper, build_state
+
+_BAR_INTERVAL_S, _LOG_BAR_INTERVAL_S = 0.1, 5.0  # step-bar refresh: a terminal; a log or notebook (kept whole)
+
+
+def cosine_lr(cfg: SearchConfig, epoch: int) -> float:
+    """Weight learning rate of ``epoch``: cosine from ``w_lr`` to ``w_lr_min`` over ``cfg.epochs``."""
+    return cfg.w_lr_min + 0.5 * (cfg.w_lr - cfg.w_lr_min) * (1 + math.cos(math.pi * epoch / cfg.epochs))
+
+
+def epoch_phase(cfg: SearchConfig, epoch: int) -> str:
+    """Phase of an epoch in the joint schedule: ``supernet`` during warm-up, then ``joint``."""
+    return "supernet" if epoch < cfg.warmup_epochs else "joint"
+
+
+def run_epoch(cfg: SearchConfig, st: SearchState, data: SearchData, stepper: Stepper, device_names,
+              phase: str, progress: bool = True) -> dict:
+    """One epoch of ``stepper.step`` in ``phase``; returns the epoch's mean statistics (a history row)."""
+    epoch = st.epoch
+    tau = temperature(epoch, cfg.epochs, cfg.tau_max, cfg.tau_min, cfg.tau_schedule)
+    for group in st.w_optim.param_groups:
+        group["lr"] = cosine_lr(cfg, epoch)
+    sums: dict[str, float] = {}
+    batches = data.epoch_batches(epoch, cfg.batch_size, cfg.seed)
+    label = {"supernet": " (warm-up)", "joint": "", "generator": " (generator)"}[phase]
+    bar = tqdm(batches, total=data.steps_per_epoch(cfg.batch_size), leave=False, disable=not progress,
+               mininterval=_BAR_INTERVAL_S if sys.stderr.isatty() else _LOG_BAR_INTERVAL_S,
+               desc=f"epoch {epoch + 1}/{cfg.epochs}{label}")
+    for step, (trn, val) in enumerate(bar, start=1):
+        u, h, stats = stepper.step(len(device_names), tau, trn, val, phase)
+        for k, v in stats.items():
+            sums[k] = sums.get(k, 0.0) + v
+        if phase != "supernet":
+            bar.set_postfix(loss=f"{stats['val_loss']:.3f}", lam=f"{float(lam_of(u, cfg)):.3g}",
+                            dev=device_names[h], cost=f"{stats['rel_cost']:.2f}", refresh=False)
+    row = {k: v / step for k, v in sums.items()}
+    row.update(epoch=epoch + 1, tau=tau, lr=st.w_optim.param_groups[0]["lr"], warmup=int(phase == "supernet"))
+    return row
+
+
+def train_epochs(cfg: SearchConfig, st: SearchState, data: SearchData, stepper: Stepper, device_names,
+                 phase_of, out: Path | None = None, progress: bool = True) -> None:
+    """Run epochs ``st.epoch .. cfg.epochs - 1``, each in ``phase_of(epoch)``, checkpointing to ``out``."""
+    with tqdm(total=cfg.epochs, initial=st.epoch, desc=f"search {cfg.method}", disable=not progress) as bar:
+        while st.epoch < cfg.epochs:
+            t0 = time.perf_counter()
+            row = run_epoch(cfg, st, data, stepper, device_names, phase_of(st.epoch), progress)
+            st.seconds += time.perf_counter() - t0
+            row["seconds"] = st.seconds
+            st.history.append(row)
+            st.epoch += 1
+            if out is not None:
+                run_io.save_checkpoint(out, st)
+            bar.update(1)
+            bar.set_postfix(val_acc=f"{row.get('val_acc', float('nan')):.3f}", tau=f"{row['tau']:.2f}")
+
+
+def run_search(cfg: SearchConfig, out_dir: str | Path, *, data: SearchData | None = None,
+               progress: bool = True) -> Path:
+    """Run (or resume) a search in ``out_dir`` without access to benchmark ground truth; see ``_search``."""
+    with evaluation_modules_blocked():
+        return _search(cfg, out_dir, data, progress)
+
+
+def _search(cfg: SearchConfig, out_dir: str | Path, data: SearchData | None, progress: bool) -> Path:
+    """Run (or resume) the joint schedule and write its run folder; returns the folder.
+
+    The folder holds ``config.json``, ``devices.json`` (the cost tables trained on),
+    ``history.csv`` (per-epoch metrics), ``checkpoint.ckpt`` (full state; never committed),
+    and when finished ``hypernet.pt`` (the small generator state) and ``run.json``.
+    """
+    cfg.validate()
+    reset_rss_peak()  # run.json reports the peak memory of this search, not of earlier work in the process
+    torch.set_flush_denormal(True)
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    out = Path(out_dir)
+    run_io.prepare_run_dir(out, cfg.to_dict())
+    tables = build_tables(cfg.devices, n_fit=cfg.lut_n_fit, seed=cfg.lut_seed)
+    data = data if data is not None else load_search_data(cfg)
+    st = build_state(cfg, data.in_channels, data.n_classes, tables[0].descriptor().size)
+    run_io.load_checkpoint(out, st)
+    if st.epoch >= cfg.epochs and run_io.is_finished(out):
+        return out
+    run_io.save_tables(out, tables)
+    stepper = Stepper(cfg, st, CostPenalty(tables, cfg, torch.device(cfg.torch_device)))
+    train_epochs(cfg, st, data, stepper, [t.name for t in tables], lambda e: epoch_phase(cfg, e), out, progress)
+    run_io.finish_run(out, cfg.to_dict(), st)
+    return out

@@ -1,0 +1,162 @@
+"""One search step: the architecture (generator) step and the weight step on the shared supernet.
+
+``Stepper.arch_step`` updates the generator for one condition (lam_norm, device) on a validation
+batch; ``Stepper.weight_step`` updates the supernet weights on a training batch, on a uniformly
+sampled path (fair supernet) or on a path of the generator. ``Stepper.step`` is the joint step of
+the search (``nas.search.loop``) and what ``nas.search.bench`` times.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+
+from nas.ops import NB201_PRIMITIVES
+from nas.search.architect import first_order_grad, unrolled_grad
+from nas.search.config import SearchConfig
+from nas.search.generators import build_generator
+from nas.search.penalties import CostPenalty
+from nas.search.sampling import gumbel_noise, relaxed_weights
+from nas.spaces.nb201.genotype import N_EDGES
+from nas.spaces.nb201.network import MacroConfig, SuperNet
+
+PHASES = ("supernet", "joint", "generator")
+
+
+@dataclass
+class SearchState:
+    """Mutable parts of a search (what a checkpoint holds)."""
+
+    supernet: SuperNet
+    hypernet: torch.nn.Module
+    w_optim: torch.optim.Optimizer
+    a_optim: torch.optim.Optimizer
+    generator: torch.Generator
+    epoch: int = 0
+    seconds: float = 0.0
+    history: list = field(default_factory=list)
+
+
+def build_state(cfg: SearchConfig, in_channels: int, n_classes: int, phi_dim: int) -> SearchState:
+    """Fresh supernet, generator, optimizers and sampling generator of a run (weights seeded by ``cfg.seed``)."""
+    torch.manual_seed(cfg.seed)  # weight initialisation only; sampling uses the state's generator
+    dev = torch.device(cfg.torch_device)
+    macro = MacroConfig(C=cfg.C, N=cfg.N, in_channels=in_channels, n_classes=n_classes)
+    supernet = SuperNet(macro).to(dev)
+    hypernet = build_generator(cfg, phi_dim).to(dev)
+    w_optim = torch.optim.SGD(supernet.parameters(), lr=cfg.w_lr, momentum=cfg.w_momentum,
+                              weight_decay=cfg.w_weight_decay)
+    a_optim = torch.optim.Adam(hypernet.parameters(), lr=cfg.a_lr, betas=(cfg.a_beta1, 0.999),
+                               weight_decay=cfg.a_weight_decay)
+    gen = torch.Generator().manual_seed(cfg.seed)
+    return SearchState(supernet, hypernet, w_optim, a_optim, gen)
+
+
+class Stepper:
+    """One search step: a hypernetwork step on a validation batch, then a weight step."""
+
+    def __init__(self, cfg: SearchConfig, st: SearchState, penalty: CostPenalty):
+        self.cfg, self.st, self.penalty = cfg, st, penalty
+        self.weights = list(st.supernet.parameters())
+        self.arch = list(st.hypernet.parameters())
+
+    def _logits(self, u: torch.Tensor, h: int) -> torch.Tensor:
+        return self.st.hypernet(u, self.penalty.phi[h])
+
+    def _ce(self, logits, noise, tau, x, y):
+        w, index = relaxed_weights(logits, noise, tau, self.cfg.mode)
+        if index is not None and not logits.requires_grad:
+            w = None  # no architecture gradient wanted: run the sampled ops unscaled
+        out = self.st.supernet(x, w, index)
+        return F.cross_entropy(out, y), out
+
+    def arch_step(self, u, h, tau, trn, val) -> dict:
+        """One hypernetwork update for condition (u = lam_norm, device h); returns val statistics."""
+        if self.cfg.estimator == "reinforce":
+            grads, stats = self._reinforce_grads(u, h, val)
+        else:
+            grads, stats = self._relaxed_grads(u, h, tau, trn, val)
+        self.st.a_optim.zero_grad(set_to_none=True)
+        for p, g in zip(self.arch, grads):
+            p.grad = g
+        self.st.a_optim.step()
+        return stats
+
+    def _relaxed_grads(self, u, h, tau, trn, val):
+        """Gradient through the relaxed sample (Gumbel-softmax / straight-through), first or second order."""
+        noise = gumbel_noise((N_EDGES, len(NB201_PRIMITIVES)), self.st.generator).to(val[0].device)
+        stats = {}
+
+        def val_loss():
+            logits = self._logits(u, h)
+            ce, out = self._ce(logits, noise, tau, *val)
+            probs = torch.softmax(logits, -1)
+            if not stats:  # the first evaluation is at the current weights
+                stats.update(val_loss=float(ce.detach()), val_acc=accuracy(out, val[1]),
+                             rel_cost=float(self.penalty.relative_cost(probs.detach(), h)))
+            return self.penalty.objective(ce, probs, h, u)
+
+        if self.cfg.order == "first":
+            return first_order_grad(val_loss, self.arch), stats
+        train_loss = lambda: self._ce(self._logits(u, h), noise, tau, *trn)[0]  # noqa: E731
+        grads = unrolled_grad(train_loss, val_loss, self.weights, self.arch,
+                              xi=self.st.w_optim.param_groups[0]["lr"], weight_decay=self.cfg.w_weight_decay)
+        return grads, stats
+
+    def _reinforce_grads(self, u, h, val):
+        """Score-function gradient of E_a[CE(a)] over K sampled paths (leave-one-out baseline).
+
+        The paths run forward only (no backward through the supernet). ``ce_value + score -
+        score.detach()`` has the value of the mean CE and the REINFORCE gradient, so the same
+        penalty objective (additive or FBNet's multiplicative form) applies.
+        """
+        logits = self._logits(u, h)
+        logp = torch.log_softmax(logits, -1)  # (6, 5)
+        k = self.cfg.reinforce_samples
+        paths = torch.multinomial(logp.detach().exp(), k, replacement=True, generator=self.st.generator).T  # (K, 6)
+        with torch.no_grad():
+            outs = [self.st.supernet(val[0], None, a) for a in paths]
+            ce = torch.stack([F.cross_entropy(o, val[1]) for o in outs])  # (K,)
+        baseline = (ce.sum() - ce) / (k - 1)
+        path_logp = logp[torch.arange(N_EDGES), paths].sum(-1)  # (K,)
+        score = ((ce - baseline) * path_logp).mean()
+        probs = logp.exp()
+        objective = self.penalty.objective(ce.mean() + score - score.detach(), probs, h, u)
+        stats = {"val_loss": float(ce.mean()), "val_acc": sum(accuracy(o, val[1]) for o in outs) / k,
+                 "rel_cost": float(self.penalty.relative_cost(probs.detach(), h))}
+        return torch.autograd.grad(objective, self.arch, allow_unused=True), stats
+
+    def step(self, n_devices: int, tau: float, trn, val, phase: str = "joint") -> tuple[torch.Tensor, int, dict]:
+        """One step for a drawn condition (lam_norm u, device h < n_devices); returns (u, h, statistics).
+
+        ``phase``: ``supernet`` -- the weight step only, on a uniformly sampled path (phase 1, the
+        warm-up of the joint schedule); ``joint`` -- the generator step, then the weight step;
+        ``generator`` -- the generator step only, against fixed supernet weights (phase 2).
+        """
+        if phase not in PHASES:
+            raise ValueError(f"phase must be one of {PHASES}, got {phase!r}")
+        u = torch.rand((), generator=self.st.generator)
+        h = int(torch.randint(n_devices, (), generator=self.st.generator))
+        stats = {} if phase == "supernet" else self.arch_step(u, h, tau, trn, val)
+        if phase != "generator":
+            uniform = phase == "supernet" or self.cfg.weight_paths == "uniform"
+            stats.update(self.weight_step(u, h, tau, trn, uniform=uniform))
+        return u, h, stats
+
+    def weight_step(self, u, h, tau, trn, uniform: bool) -> dict:
+        with torch.no_grad():
+            logits = torch.zeros(N_EDGES, len(NB201_PRIMITIVES)) if uniform else self._logits(u, h)
+        noise = gumbel_noise(logits.shape, self.st.generator).to(logits.device)
+        ce, out = self._ce(logits, noise, tau, *trn)
+        self.st.w_optim.zero_grad(set_to_none=True)
+        ce.backward()
+        torch.nn.utils.clip_grad_norm_(self.weights, self.cfg.grad_clip)
+        self.st.w_optim.step()
+        return {"train_loss": float(ce.detach()), "train_acc": accuracy(out, trn[1])}
+
+
+def accuracy(logits: torch.Tensor, y: torch.Tensor) -> float:
+    """Top-1 accuracy of logits (B, classes) against labels (B,), in [0, 1]."""
+    return float((logits.argmax(1) == y).float().mean())
