@@ -56,8 +56,8 @@ runs: $(STAMP) ## only the search runs of PROFILE, one make target each: make -j
 	$(PY) -m nas plan --profile $(PROFILE) --format make --threads $(THREADS) --python $(PY) > .make/runs-$(PROFILE).mk
 	$(MAKE) -f .make/runs-$(PROFILE).mk all
 
-lab: $(STAMP) ## open JupyterLab on notebooks/ (kernel nas-hw)
-	$(VENV)/bin/jupyter lab notebooks/
+lab: $(STAMP) ## open JupyterLab on notebooks/ (kernel nas-hw; also as root, as in containers)
+	$(VENV)/bin/jupyter lab $$( [ "$$(id -u)" = 0 ] && echo --allow-root ) notebooks/
 
 data: $(STAMP) ## prepare and verify Fashion-MNIST and CIFAR-10 under data/
 	$(PY) -m nas.data prepare fashion-mnist cifar10
