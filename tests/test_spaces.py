@@ -163,3 +163,9 @@ def test_search_derive_cost_export_end_to_end(space, tmp_path):
 def test_shared_profiles_belong_to_nb201():
     with pytest.raises(ValueError, match="NB201"):
         build_table("raspi4", space=TINY.name)
+
+
+def test_config_space_is_checked_against_the_registry():
+    assert tiny_config(space=TINY.name).space == TINY.name
+    with pytest.raises(ValueError, match="space must be one of"):
+        tiny_config(space="toaster")

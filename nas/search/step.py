@@ -115,7 +115,7 @@ class Stepper:
         logits = self._logits(u, h)
         logp = torch.log_softmax(logits, -1)  # (n_edges, n_ops)
         k = self.cfg.reinforce_samples
-        paths = torch.multinomial(logp.detach().exp(), k, replacement=True, generator=self.st.generator).T  # (K, n_edges)
+        paths = torch.multinomial(logp.detach().exp(), k, replacement=True, generator=self.st.generator).T  # (K, E)
         with torch.no_grad():
             outs = [self.st.supernet(val[0], None, a) for a in paths]
             ce = torch.stack([F.cross_entropy(o, val[1]) for o in outs])  # (K,)
