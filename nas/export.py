@@ -1,4 +1,4 @@
-"""Deployable models of derived NB201 architectures (ONNX or TorchScript), checked after writing."""
+"""Deployable models of derived architectures of any search space (ONNX or TorchScript), checked after writing."""
 
 from __future__ import annotations
 
@@ -9,16 +9,18 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from nas.spaces.nb201.genotype import Genotype
 from nas.results import atomic_writer
-from nas.spaces.nb201.network import BENCHMARK_MACRO, DiscreteNet, MacroConfig
+from nas.spaces import get_space
+from nas.spaces.nb201.network import BENCHMARK_MACRO, MacroConfig
 
 FORMATS = ("onnx", "torchscript")
 
 
-def _model(arch: str, macro: MacroConfig, seed: int) -> DiscreteNet:
+def _model(arch: str, macro: MacroConfig, seed: int, space: str) -> torch.nn.Module:
+    sp = get_space(space)
+    genotype = sp.parse(arch)
     torch.manual_seed(seed)
-    return DiscreteNet(Genotype.from_str(arch), macro).eval()
+    return sp.network(genotype, C=macro.C, N=macro.N, in_channels=macro.in_channels, n_classes=macro.n_classes).eval()
 
 
 def _onnx_bytes(net: torch.nn.Module, example: torch.Tensor) -> bytes:
@@ -47,8 +49,9 @@ def _check_torchscript(blob: bytes, example: torch.Tensor, expected: np.ndarray)
 
 
 def export_model(arch: str, fmt: str, out: str | Path, *, macro: MacroConfig = BENCHMARK_MACRO,
-                 resolution: int = 32, seed: int = 0, atol: float = 1e-4) -> float:
-    """Write the network of ``arch`` as ``fmt`` to ``out``; returns the max |difference| to PyTorch.
+                 resolution: int = 32, seed: int = 0, atol: float = 1e-4, space: str = "nb201") -> float:
+    """Write the network of ``arch`` (a genotype string of ``space``) as ``fmt`` to ``out``; returns the max
+    |difference| to PyTorch. ``macro`` gives the network's C, N, input channels and classes.
 
     The exported model is run again (onnxruntime / torch.jit.load) on a random batch and compared
     with the eager output; a difference above ``atol`` raises RuntimeError and writes nothing.
@@ -57,7 +60,7 @@ def export_model(arch: str, fmt: str, out: str | Path, *, macro: MacroConfig = B
     """
     if fmt not in FORMATS:
         raise ValueError(f"unknown export format {fmt!r}; choose from {', '.join(FORMATS)}")
-    net = _model(arch, macro, seed)
+    net = _model(arch, macro, seed, space)
     example = torch.randn(2, macro.in_channels, resolution, resolution, generator=torch.Generator().manual_seed(seed))
     with torch.no_grad():
         expected = net(example).numpy()

@@ -14,10 +14,10 @@ from nas.costs.devices import (
     device_info,
     load_latency_table,
     lut_fit_report,
-    resolve_device,
     shared_device_table,
     table_from_csv,
 )
+from nas.costs.resolve import build_table, resolve_device
 from nas.spaces.nb201.genotype import space_positions, Genotype, all_op_indices, dead_mask, genotype_from_indices
 from nas.ops import NB201_PRIMITIVES
 
@@ -127,6 +127,15 @@ def test_resolve_device(tmp_path, tables):
     with pytest.raises(DeviceError) as exc:
         resolve_device("toaster", tables)
     assert all(name in str(exc.value) for name in SHARED_DEVICES) and "arch_str,latency_ms" in str(exc.value)
+
+
+def test_build_table_caches_named_devices_and_refits_csv(tmp_path):
+    assert build_table("raspi4", n_fit=60, seed=3) is build_table("raspi4", n_fit=60, seed=3)
+    archs = _live(8)
+    path = _write(tmp_path, [f"{a},{TRUE.genotype_cost(a)}" for a in archs])
+    first = build_table(str(path))
+    _write(tmp_path, [f"{a},{2 * TRUE.genotype_cost(a)}" for a in archs])  # the file changes: fitted again
+    assert build_table(str(path)).base == pytest.approx(2 * first.base)
 
 
 def test_lut_fit_report_is_tidy():

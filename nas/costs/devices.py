@@ -1,9 +1,10 @@
-"""The device registry: the eight shared NB201 latency profiles and devices from user CSVs.
+"""Devices fitted from measurements: the eight shared NB201 latency profiles and user CSVs.
 
 Every device is a :class:`~nas.costs.table.CostTable` fitted from a *few* whole-network measurements,
 never a predictor trained on the whole space: ``shared_device_table`` fits on a seeded sample of
 ``n_fit`` architectures of ``data/hardware/nb201_latency_ms.csv`` and reports held-out quality on
-all the others; ``table_from_csv`` fits a new device from a CSV ``arch_str,latency_ms``.
+all the others; ``table_from_csv`` fits a new device of any search space from a CSV
+``arch_str,latency_ms``. ``nas.costs.resolve.build_table`` turns a device spec into a table.
 """
 
 from __future__ import annotations
@@ -11,15 +12,14 @@ from __future__ import annotations
 import math
 from functools import lru_cache
 from pathlib import Path
-from typing import Mapping
 
 import numpy as np
 import pandas as pd
 
 from nas.results import repo_root
 from nas.costs.table import N_FIT_PARAMS, CostFitError, CostTable, fit_cost_table, op_count_features, prediction_stats
-from nas.spaces.nb201.genotype import Genotype, GenotypeError
-from nas.ops import NB201_PRIMITIVES
+from nas.spaces import get_space
+from nas.spaces.nb201.genotype import Genotype
 
 REPO_ROOT = repo_root()
 HARDWARE_DIR = REPO_ROOT / "data" / "hardware"
@@ -132,15 +132,22 @@ def _row_error(path: Path, i: int, problem: str, fix: str) -> DeviceError:
     return DeviceError(f"{path}, row {i + 1} (line {i + 2}): {problem}; {fix}")
 
 
-def _parse_rows(path: Path, df: pd.DataFrame) -> tuple[list[str], np.ndarray]:
+def _example_arch(space: str) -> str:
+    sp = get_space(space)
+    return _EXAMPLE_ARCH if space == "nb201" else sp.format(sp.from_indices([len(sp.primitives) - 1] * sp.n_edges))
+
+
+def _parse_rows(path: Path, df: pd.DataFrame, space: str) -> tuple[list[str], np.ndarray]:
     """Canonical arch strings and positive finite latencies, or a DeviceError naming the row."""
+    sp = get_space(space)
     archs, lat = [], []
     for i, (arch, value) in enumerate(zip(df["arch_str"], df["latency_ms"])):
         try:
-            archs.append(Genotype.from_str(arch).to_str())
-        except GenotypeError as exc:
-            raise _row_error(path, i, f"arch_str is not a valid NB201 genotype ({exc})",
-                             f"write it as e.g. {_EXAMPLE_ARCH}") from exc
+            archs.append(sp.format(sp.parse(arch)))
+        except ValueError as exc:  # a GenotypeError
+            label = "NB201" if space == "nb201" else space
+            raise _row_error(path, i, f"arch_str is not a valid {label} genotype ({exc})",
+                             f"write it as e.g. {_example_arch(space)}") from exc
         try:
             x = float(value)
         except ValueError:
@@ -152,21 +159,21 @@ def _parse_rows(path: Path, df: pd.DataFrame) -> tuple[list[str], np.ndarray]:
     return archs, np.asarray(lat, dtype=np.float64)
 
 
-def _cross_validate(archs: list[str], y: np.ndarray, seed: int = 0) -> dict[str, float]:
+def _cross_validate(archs: list[str], y: np.ndarray, seed: int = 0, space: str = "nb201") -> dict[str, float]:
     """Pooled out-of-fold statistics of the additive fit over ``CV_FOLDS`` seeded folds."""
-    X, _ = op_count_features(archs)
+    X, _ = op_count_features(archs, space)
     folds = np.array_split(np.random.default_rng(seed).permutation(len(y)), CV_FOLDS)
     pred = np.empty_like(y)
     for test in folds:
         train = np.setdiff1d(np.arange(len(y)), test)
-        if np.linalg.matrix_rank(X[train]) < N_FIT_PARAMS:
+        if np.linalg.matrix_rank(X[train]) < X.shape[1]:
             return {"cv_folds": float(CV_FOLDS), "r2": math.nan, "kendall_tau": math.nan, "spearman": math.nan}
         coef, *_ = np.linalg.lstsq(X[train], y[train], rcond=None)
         pred[test] = X[test] @ coef
     return {"cv_folds": float(CV_FOLDS), "n_test": float(len(y)), **prediction_stats(pred, y)}
 
 
-def table_from_csv(path: str | Path, *, name: str | None = None) -> CostTable:
+def table_from_csv(path: str | Path, *, name: str | None = None, space: str = "nb201") -> CostTable:
     """Fit a new device from a CSV of whole-network measurements ``arch_str,latency_ms``.
 
     Duplicate architectures are averaged; dead architectures are left out (counted in
@@ -176,41 +183,29 @@ def table_from_csv(path: str | Path, *, name: str | None = None) -> CostTable:
     Args:
         path: the CSV file.
         name: device id; defaults to the file stem.
+        space: the search space the ``arch_str`` column is parsed in.
 
     Raises:
         DeviceError: missing file or columns, a bad row (named by number), or too few rows.
     """
     path = Path(path)
-    archs, lat = _parse_rows(path, _read_user_csv(path))
+    archs, lat = _parse_rows(path, _read_user_csv(path), space)
     merged = pd.Series(lat).groupby(pd.Series(archs), sort=True).mean()
     try:
         table = fit_cost_table(list(merged.index), merged.to_numpy(), name=name or path.stem, unit="ms",
-                               origin="measured")
+                               origin="measured", space=space)
     except CostFitError as exc:
         raise DeviceError(f"{path}: {exc}") from exc
     fit = dict(table.fit, n_rows=float(len(lat)), n_duplicates_merged=float(len(lat) - len(merged)))
     if table.fit["n_fit"] >= CV_MIN_ROWS:
-        live = [a for a in merged.index if not Genotype.from_str(a).is_dead()]
-        fit.update(_cross_validate(live, merged.loc[live].to_numpy()))
-    return CostTable(table.name, table.unit, table.base, table.op_cost, table.origin, fit)
-
-
-def resolve_device(spec: str, known: Mapping[str, CostTable]) -> CostTable:
-    """A known device by name, or a new one from a CSV path (ending ``.csv`` or an existing file).
-
-    Raises:
-        DeviceError: ``spec`` is neither a known name nor a CSV path (the message lists the names).
-    """
-    if spec in known:
-        return known[spec]
-    if str(spec).lower().endswith(".csv") or Path(spec).is_file():
-        return table_from_csv(spec)
-    raise DeviceError(f"unknown device {spec!r}; known devices: {', '.join(sorted(known)) or '(none)'}; "
-                      f"a path to a CSV with columns '{','.join(CSV_COLUMNS)}' is also accepted")
+        sp = get_space(space)
+        live = [a for a in merged.index if sp.is_valid(sp.parse(a))]
+        fit.update(_cross_validate(live, merged.loc[live].to_numpy(), space=space))
+    return CostTable(table.name, table.unit, table.base, table.op_cost, table.origin, fit, space)
 
 
 def shared_device_tables(*, n_fit: int = 300, seed: int = 0) -> dict[str, CostTable]:
-    """All shared devices as fitted tables, keyed by name (for :func:`resolve_device`)."""
+    """All shared devices as fitted tables, keyed by name."""
     return {name: shared_device_table(name, n_fit=n_fit, seed=seed) for name in SHARED_DEVICES}
 
 

@@ -1,32 +1,32 @@
-"""Resolve device names into cost tables, including the analytic ones (parameters, FLOPs).
+"""The one resolver from a device spec to a cost table, and the analytic tables (parameters, FLOPs).
+
+A spec is a shared latency profile (``raspi4``, ...; NB201 only), ``params`` or ``flops``, a local
+runtime (``local-<runtime>``, NB201 only) or a CSV path ``arch_str,latency_ms``.
+:func:`build_table` caches named devices (fitted tables are immutable values) and fits a CSV every
+time (the file may change), and reads a local runtime's LUT file every time too.
 
 ``params`` and ``flops`` are DARTS-CC's complexity measures counted on the real modules of the
-benchmark network (C=16, N=5, 32x32 input): parameters with ``numel`` and FLOPs with
+space's benchmark network (NB201: C=16, N=5, 32x32 input): parameters with ``numel`` and FLOPs with
 ``torch.utils.flop_counter.FlopCounterMode`` (convolutions and the classifier; pools and
 additions are not counted). Both are exactly additive over edges, so base = the all-``none``
-network and each op's cost = (all-op network - base) / 6.
+network and each op's cost = (all-op network - base) / n_edges.
 """
 
 from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
+from nas.costs.devices import CSV_COLUMNS, SHARED_DEVICES, DeviceError, shared_device_table, table_from_csv
 from nas.costs.table import CostTable
-from nas.costs.devices import SHARED_DEVICES, DeviceError, shared_device_table, table_from_csv
-from nas.spaces.nb201.genotype import N_EDGES, Genotype
-from nas.ops import NB201_PRIMITIVES
-from nas.spaces.nb201.network import BENCHMARK_MACRO, DiscreteNet, MacroConfig
+from nas.spaces import get_space
+from nas.spaces.nb201.network import BENCHMARK_MACRO, MacroConfig
 
 ANALYTIC_DEVICES = ("params", "flops")
-
-
-def _uniform_net(op: str, macro: MacroConfig) -> DiscreteNet:
-    return DiscreteNet(Genotype((op,) * N_EDGES), macro)
 
 
 def count_params(net: torch.nn.Module) -> int:
@@ -42,9 +42,11 @@ def count_flops(net: torch.nn.Module, input_shape: tuple[int, ...]) -> int:
     return int(counter.get_total_flops())
 
 
-@lru_cache(maxsize=4)
-def complexity_table(kind: str, macro: MacroConfig = BENCHMARK_MACRO, resolution: int = 32) -> CostTable:
-    """``params`` (millions) or ``flops`` (MFLOPs per image) table of the NB201 network."""
+@lru_cache(maxsize=8)
+def complexity_table(kind: str, macro: MacroConfig = BENCHMARK_MACRO, resolution: int = 32,
+                     space: str = "nb201") -> CostTable:
+    """``params`` (millions) or ``flops`` (MFLOPs per image) table of the space's network of size
+    ``macro`` (C, N, input channels, classes)."""
     if kind == "params":
         measure, unit = (lambda net: count_params(net) / 1e6), "M params"
     elif kind == "flops":
@@ -52,23 +54,36 @@ def complexity_table(kind: str, macro: MacroConfig = BENCHMARK_MACRO, resolution
         measure, unit = (lambda net: count_flops(net, shape) / 1e6), "MFLOPs"
     else:
         raise DeviceError(f"unknown analytic cost {kind!r}; choose from {', '.join(ANALYTIC_DEVICES)}")
-    values = {op: measure(_uniform_net(op, macro)) for op in NB201_PRIMITIVES}
+    sp = get_space(space)
+
+    def uniform_net(k: int) -> torch.nn.Module:  # op k on every edge
+        return sp.network(sp.from_indices([k] * sp.n_edges), C=macro.C, N=macro.N, in_channels=macro.in_channels,
+                          n_classes=macro.n_classes)
+
+    values = {op: measure(uniform_net(k)) for k, op in enumerate(sp.primitives)}
     base = values["none"]
-    costs = {op: (v - base) / N_EDGES for op, v in values.items()}
-    return CostTable.from_op_costs(kind, unit, base, costs, origin="analytic")
+    costs = {op: (v - base) / sp.n_edges for op, v in values.items()}
+    return CostTable.from_op_costs(kind, unit, base, costs, origin="analytic", space=space)
 
 
-def build_table(name: str, *, n_fit: int = 300, seed: int = 0) -> CostTable:
-    """One device: a shared latency column, ``params``/``flops``, a CSV path ``arch_str,latency_ms``, or
-    ``local-<runtime>`` (the committed regression LUT ``data/latency/<runtime>/lut-regression.json``;
-    ``local-<runtime>-isolated`` gives the isolated-op LUT)."""
-    if name in SHARED_DEVICES:
-        return shared_device_table(name, n_fit=n_fit, seed=seed)
-    if name in ANALYTIC_DEVICES:
-        return complexity_table(name)
-    if name.endswith(".csv") or Path(name).is_file():
-        return table_from_csv(name)
+def build_table(name: str, *, n_fit: int = 300, seed: int = 0, space: str = "nb201") -> CostTable:
+    """The cost table of a device spec (see the module docstring); a CSV is fitted on every call.
+
+    ``n_fit`` and ``seed`` choose the architectures a shared profile is fitted on;
+    ``local-<runtime>`` reads the committed regression LUT ``data/latency/<runtime>/lut-regression.json``
+    (``local-<runtime>-isolated``: the isolated-op LUT).
+
+    Raises:
+        DeviceError: an unknown name (the message lists the known ones), an unusable CSV, or a
+            device that exists only for NB201 asked for another space.
+    """
+    get_space(space)  # an unknown space raises ValueError naming the known ones
+    if name in SHARED_DEVICES + ANALYTIC_DEVICES:
+        return _named_table(name, n_fit, seed, space)
+    if str(name).lower().endswith(".csv") or Path(name).is_file():
+        return table_from_csv(name, space=space)
     if name.startswith("local-"):
+        _nb201_only(name, space)
         from nas.costs.profiling import local_table  # deferred: profiling imports torch-heavy measurement code
 
         try:
@@ -77,9 +92,32 @@ def build_table(name: str, *, n_fit: int = 300, seed: int = 0) -> CostTable:
             raise DeviceError(str(exc.args[0])) from exc
     known = ", ".join(SHARED_DEVICES + ANALYTIC_DEVICES)
     raise DeviceError(f"unknown device {name!r}; known devices: {known}; or give a CSV path with columns "
-                      "arch_str,latency_ms")
+                      f"{','.join(CSV_COLUMNS)}")
 
 
-def build_tables(names: Sequence[str], *, n_fit: int = 300, seed: int = 0) -> list[CostTable]:
+@lru_cache(maxsize=64)
+def _named_table(name: str, n_fit: int, seed: int, space: str) -> CostTable:
+    """A shared or analytic device: an immutable value, built once per process."""
+    if name in ANALYTIC_DEVICES:
+        return complexity_table(name, space=space)
+    _nb201_only(name, space)
+    return shared_device_table(name, n_fit=n_fit, seed=seed)
+
+
+def _nb201_only(name: str, space: str) -> None:
+    if space != "nb201":
+        raise DeviceError(f"device {name!r} is measured on NB201 architectures only, not on {space!r}; "
+                          "use params, flops or a CSV of measurements of that space")
+
+
+def build_tables(names: Sequence[str], *, n_fit: int = 300, seed: int = 0, space: str = "nb201") -> list[CostTable]:
     """Tables of the training devices, in order."""
-    return [build_table(n, n_fit=n_fit, seed=seed) for n in names]
+    return [build_table(n, n_fit=n_fit, seed=seed, space=space) for n in names]
+
+
+def resolve_device(spec: str, known: Mapping[str, CostTable], *, n_fit: int = 300, seed: int = 0,
+                   space: str = "nb201") -> CostTable:
+    """A table of ``known`` by name, else :func:`build_table` of ``spec``."""
+    if spec in known:
+        return known[spec]
+    return build_table(spec, n_fit=n_fit, seed=seed, space=space)

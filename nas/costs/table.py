@@ -1,18 +1,20 @@
 """Cost tables: a device (or a budget like parameters or FLOPs) as base + per-edge op costs.
 
-A :class:`CostTable` ``h`` assigns each NB201 cell a cost
+A :class:`CostTable` ``h`` of a search space (``nas.spaces``; NB201 by default) assigns each
+architecture a cost
 
     cost_h(g) = base_h + sum_{e in edges} c_h[g_e],          c_h[none] = 0,
 
-where ``base_h`` covers everything outside the six searchable edges (stem, reduction blocks,
-head, and whatever the ``none`` op itself costs). The same numbers give FBNet's differentiable
-expected cost under per-edge op probabilities p (shape (..., 6, 5)),
+where ``base_h`` covers everything outside the searchable edges (stem, reduction blocks, head,
+and whatever the ``none`` op itself costs). The same numbers give FBNet's differentiable expected
+cost under per-edge op probabilities p (shape (..., n_edges, n_ops); NB201: (..., 6, 5)),
 
     E[cost_h](p) = base_h + sum_e sum_o p[e, o] * c_h[o],
 
 and the scale-free descriptor phi(h) that conditions the hypernetwork (see
 :meth:`CostTable.descriptor`). :func:`fit_cost_table` fits such a table to whole-network
-measurements by least squares, leaving out dead cells (no path from input to output).
+measurements by least squares on the space's cost features (edges per op), leaving out the
+architectures the space calls invalid (NB201: dead cells, no path from input to output).
 """
 
 from __future__ import annotations
@@ -20,7 +22,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping, Sequence
@@ -29,13 +30,13 @@ import numpy as np
 import torch
 from scipy import stats
 
-from nas.spaces.nb201.genotype import N_EDGES, Genotype, all_op_indices
 from nas.ops import NB201_PRIMITIVES
+from nas.results import atomic_writer
+from nas.spaces import get_space
 
-NONE_IDX = NB201_PRIMITIVES.index("none")
-FITTED_OPS: tuple[str, ...] = tuple(op for op in NB201_PRIMITIVES if op != "none")
-N_FIT_PARAMS = 1 + len(FITTED_OPS)  # base + one cost per non-none op = 5
-DESCRIPTOR_DIM = len(FITTED_OPS) + 1  # 5
+FITTED_OPS: tuple[str, ...] = tuple(op for op in NB201_PRIMITIVES if op != "none")  # NB201's
+N_FIT_PARAMS = 1 + len(FITTED_OPS)  # NB201: base + one cost per non-none op = 5
+DESCRIPTOR_DIM = len(FITTED_OPS) + 1  # NB201: 5
 _FORMAT = "nas.costs.CostTable/1"
 
 
@@ -43,21 +44,23 @@ class CostFitError(ValueError):
     """Measurements that cannot determine a cost table (too few rows, missing ops, ...)."""
 
 
-def _as_genotype(arch: str | Genotype) -> Genotype:
-    return arch if isinstance(arch, Genotype) else Genotype.from_str(arch)
+def fitted_ops(space: str = "nb201") -> tuple[str, ...]:
+    """The ops whose cost is fitted (every op but the ``none`` reference), in the space's order."""
+    return tuple(op for op in get_space(space).primitives if op != "none")
 
 
 @dataclass(frozen=True)
 class CostTable:
-    """Additive cost model of one device over the NB201 cell.
+    """Additive cost model of one device over the architectures of a search space.
 
     Attributes:
         name: device id, e.g. ``"raspi4"``, ``"params"``, ``"my_phone"``.
         unit: unit of every cost, e.g. ``"ms"``, ``"M params"``, ``"MFLOPs"``.
         base: cost of everything outside the searchable edges, in ``unit``.
-        op_cost: per-edge cost of each op, aligned with ``NB201_PRIMITIVES``; ``none`` is 0.
+        op_cost: per-edge cost of each op, aligned with the space's ``primitives``; ``none`` is 0.
         origin: provenance, e.g. ``"measured"``, ``"estimated"``, ``"analytic"``.
         fit: fit statistics (``n_fit``, ``n_test``, ``r2``, ``kendall_tau``, ...) or None.
+        space: name of the search space (``nas.spaces``).
     """
 
     name: str
@@ -66,14 +69,16 @@ class CostTable:
     op_cost: tuple[float, ...]
     origin: str
     fit: Mapping[str, float] | None = None
+    space: str = "nb201"
 
     def __post_init__(self) -> None:
         costs = tuple(float(c) for c in self.op_cost)
-        if len(costs) != len(NB201_PRIMITIVES):
-            raise ValueError(f"op_cost needs {len(NB201_PRIMITIVES)} values {NB201_PRIMITIVES}, got {len(costs)}")
+        ops = self._space.primitives
+        if len(costs) != len(ops):
+            raise ValueError(f"op_cost needs {len(ops)} values {ops}, got {len(costs)}")
         if not all(math.isfinite(c) for c in costs) or not math.isfinite(float(self.base)):
             raise ValueError(f"cost table {self.name!r}: base and op costs must be finite")
-        if costs[NONE_IDX] != 0.0:
+        if costs[ops.index("none")] != 0.0:
             raise ValueError(
                 f"cost table {self.name!r}: op_cost['none'] must be 0 (the reference); "
                 "use CostTable.from_op_costs to move an absolute none cost into base"
@@ -83,106 +88,111 @@ class CostTable:
         if self.fit is not None:
             object.__setattr__(self, "fit", {str(k): float(v) for k, v in self.fit.items()})
 
+    @property
+    def _space(self):
+        return get_space(self.space)
+
     @classmethod
     def from_op_costs(cls, name: str, unit: str, base: float, costs: Mapping[str, float], origin: str,
-                      fit: Mapping[str, float] | None = None) -> "CostTable":
-        """Build from op-name -> cost; a nonzero ``none`` cost is moved into ``base`` (6 edges each).
+                      fit: Mapping[str, float] | None = None, space: str = "nb201") -> "CostTable":
+        """Build from op-name -> cost; a nonzero ``none`` cost is moved into ``base`` (once per edge).
 
         Raises:
-            ValueError: when an op of ``NB201_PRIMITIVES`` is missing or an unknown op is given.
+            ValueError: when an op of the space is missing or an unknown op is given.
         """
-        missing = [op for op in NB201_PRIMITIVES if op not in costs]
-        unknown = [op for op in costs if op not in NB201_PRIMITIVES]
+        sp = get_space(space)
+        missing = [op for op in sp.primitives if op not in costs]
+        unknown = [op for op in costs if op not in sp.primitives]
         if missing or unknown:
             raise ValueError(f"cost table {name!r}: missing ops {missing}, unknown ops {unknown}")
         shift = float(costs["none"])
-        op_cost = tuple(float(costs[op]) - shift for op in NB201_PRIMITIVES)
-        return cls(name, unit, float(base) + N_EDGES * shift, op_cost, origin, fit)
+        op_cost = tuple(float(costs[op]) - shift for op in sp.primitives)
+        return cls(name, unit, float(base) + sp.n_edges * shift, op_cost, origin, fit, space)
 
     def op_cost_dict(self) -> dict[str, float]:
         """Op name -> per-edge cost."""
-        return dict(zip(NB201_PRIMITIVES, self.op_cost))
+        return dict(zip(self._space.primitives, self.op_cost))
 
-    def genotype_cost(self, g: Genotype | str) -> float:
-        """Cost of one discrete cell: ``base + sum_e op_cost[g_e]``, in ``unit``."""
-        g = _as_genotype(g)
-        return self.base + sum(self.op_cost[NB201_PRIMITIVES.index(op)] for op in g.ops)
+    def genotype_cost(self, g) -> float:
+        """Cost of one architecture (a genotype or its string): ``base + sum_e op_cost[g_e]``, in ``unit``."""
+        sp = self._space
+        return self.base + sum(self.op_cost[i] for i in sp.indices(sp.parse(g)))
+
+    def arch_costs(self, idx: np.ndarray) -> np.ndarray:
+        """Costs float64 (...) of architectures given as op indices (..., n_edges)."""
+        return self.base + np.asarray(self.op_cost)[idx].sum(axis=-1)
 
     def all_costs(self) -> np.ndarray:
-        """Cost of every NB201 cell, float64 (15625,), aligned with ``all_op_indices()``."""
-        return self.base + np.asarray(self.op_cost)[all_op_indices()].sum(axis=1)
+        """Cost of every architecture of an enumerable space (NB201: (15625,)), aligned with its
+        ``all_indices()``."""
+        return self.arch_costs(self._space.all_indices())
 
     def expected_cost(self, probs: torch.Tensor) -> torch.Tensor:
         """Differentiable expected cost under independent per-edge op distributions.
 
         Args:
-            probs: (..., 6, 5) op probabilities per edge, ops aligned with ``NB201_PRIMITIVES``;
-                rows should sum to 1 (``base`` is counted once regardless).
+            probs: (..., n_edges, n_ops) op probabilities per edge (NB201: (..., 6, 5)), ops aligned
+                with the space's primitives; rows should sum to 1 (``base`` is counted once regardless).
 
         Returns:
             (...) tensor ``base + sum_{e,o} probs[..., e, o] * op_cost[o]`` with the dtype and
             device of ``probs``; its gradient w.r.t. ``probs`` is ``op_cost`` on every edge.
         """
-        if probs.shape[-2:] != (N_EDGES, len(NB201_PRIMITIVES)):
-            raise ValueError(f"probs must have shape (..., {N_EDGES}, {len(NB201_PRIMITIVES)}), "
-                             f"got {tuple(probs.shape)}")
+        shape = (self._space.n_edges, len(self.op_cost))
+        if probs.shape[-2:] != shape:
+            raise ValueError(f"probs must have shape (..., {shape[0]}, {shape[1]}), got {tuple(probs.shape)}")
         c = torch.as_tensor(self.op_cost, dtype=probs.dtype, device=probs.device)
         return self.base + (probs * c).sum(dim=(-2, -1))
 
     def reference_cost(self) -> float:
         """Expected cost under uniform op probabilities on every edge."""
-        return self.base + N_EDGES * float(np.mean(self.op_cost))
+        return self.base + self._space.n_edges * float(np.mean(self.op_cost))
 
     def descriptor(self) -> np.ndarray:
-        """Scale-free device descriptor phi(h), float64 (5,).
+        """Scale-free device descriptor phi(h), float64 (n_ops,) (NB201: 5).
 
-        ``phi[:4]``: the costs of ``FITTED_OPS`` (skip, conv1x1, conv3x3, pool) divided by the
-        largest absolute op cost, so the most expensive op reads 1 and a slightly negative fitted
-        cost (``skip_connect`` on GPUs) stays slightly negative. ``phi[4]``: the base's share of
-        the uniform-reference cost, ``base / (|base| + 6 * mean_o |c_o|)``, which equals
-        ``base / reference_cost()`` whenever no cost is negative and lies in [-1, 1] always.
-        Multiplying every cost by a positive factor (a change of unit) leaves phi unchanged.
-        A table whose op costs are all 0 gets zeros in ``phi[:4]``.
+        ``phi[:-1]``: the costs of the fitted ops (every op but ``none``; NB201: skip, conv1x1,
+        conv3x3, pool) divided by the largest absolute op cost, so the most expensive op reads 1
+        and a slightly negative fitted cost (``skip_connect`` on GPUs) stays slightly negative.
+        ``phi[-1]``: the base's share of the uniform-reference cost,
+        ``base / (|base| + n_edges * mean_o |c_o|)``, which equals ``base / reference_cost()``
+        whenever no cost is negative and lies in [-1, 1] always. Multiplying every cost by a
+        positive factor (a change of unit) leaves phi unchanged. A table whose op costs are all 0
+        gets zeros in ``phi[:-1]``.
         """
-        ops = np.array([c for op, c in zip(NB201_PRIMITIVES, self.op_cost) if op != "none"])
+        sp = self._space
+        ops = np.array([c for op, c in zip(sp.primitives, self.op_cost) if op != "none"])
         scale = float(np.abs(ops).max())
         rel = ops / scale if scale > 0 else np.zeros_like(ops)
-        denom = abs(self.base) + N_EDGES * float(np.mean(np.abs(self.op_cost)))
+        denom = abs(self.base) + sp.n_edges * float(np.mean(np.abs(self.op_cost)))
         share = self.base / denom if denom > 0 else 0.0
         return np.append(rel, share).astype(np.float64)
 
     def to_dict(self) -> dict:
         """JSON-safe dict with ops named by string; NaN fit statistics become None."""
         fit = None if self.fit is None else {k: (None if math.isnan(v) else v) for k, v in self.fit.items()}
-        return {"format": _FORMAT, "space": "nb201", "name": self.name, "unit": self.unit,
+        return {"format": _FORMAT, "space": self.space, "name": self.name, "unit": self.unit,
                 "origin": self.origin, "base": self.base, "op_cost": self.op_cost_dict(), "fit": fit}
 
     @classmethod
     def from_dict(cls, d: Mapping) -> "CostTable":
-        """Inverse of :meth:`to_dict`; raises ValueError on another space or missing ops."""
-        if d.get("space", "nb201") != "nb201":
-            raise ValueError(f"not an NB201 cost table: space={d.get('space')!r}")
+        """Inverse of :meth:`to_dict` (a missing ``space`` reads as nb201); raises ValueError on an
+        unknown space or on ops that differ from the space's."""
+        space = d.get("space", "nb201")
+        ops = get_space(space).primitives
         costs = d["op_cost"]
-        if set(costs) != set(NB201_PRIMITIVES):
-            raise ValueError(f"op_cost keys {sorted(costs)} differ from NB201 ops {list(NB201_PRIMITIVES)}")
+        if set(costs) != set(ops):
+            raise ValueError(f"op_cost keys {sorted(costs)} differ from {space} ops {list(ops)}")
         fit = d.get("fit")
         fit = None if fit is None else {k: (math.nan if v is None else v) for k, v in fit.items()}
-        return cls(d["name"], d["unit"], d["base"], tuple(costs[op] for op in NB201_PRIMITIVES), d["origin"], fit)
+        return cls(d["name"], d["unit"], d["base"], tuple(costs[op] for op in ops), d["origin"], fit, space)
 
     def save(self, path: str | os.PathLike) -> Path:
-        """Write JSON atomically (temp file in the same folder, then ``os.replace``)."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w") as f:
-                json.dump(self.to_dict(), f, indent=2, allow_nan=False)
-                f.write("\n")
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        return path
+        """Write JSON atomically (``nas.results.atomic_writer``)."""
+        with atomic_writer(path) as f:
+            json.dump(self.to_dict(), f, indent=2, allow_nan=False)
+            f.write("\n")
+        return Path(path)
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "CostTable":
@@ -191,29 +201,35 @@ class CostTable:
             return cls.from_dict(json.load(f))
 
 
-def op_count_features(archs: Sequence[str | Genotype]) -> tuple[np.ndarray, np.ndarray]:
-    """Design matrix of the additive model and the dead flags.
+def op_count_features(archs: Sequence, space: str = "nb201") -> tuple[np.ndarray, np.ndarray]:
+    """Design matrix of the additive model and the invalid (NB201: dead) flags.
+
+    Args:
+        archs: genotypes or their strings.
 
     Returns:
-        X: float64 (n, 5) with columns [1, count(op) for op in FITTED_OPS] (edges per op).
-        dead: bool (n,) True where the cell has no input-output path.
+        X: float64 (n, 1 + len(fitted_ops)) with columns [1, edges carrying op for op in
+            ``fitted_ops(space)``] (NB201: (n, 5)), from the space's ``cost_features``.
+        dead: bool (n,) True where the architecture is invalid (NB201: no input-output path).
     """
-    gs = [_as_genotype(a) for a in archs]
-    counts = np.array([[g.ops.count(op) for op in FITTED_OPS] for g in gs], dtype=np.float64)
-    counts = counts.reshape(-1, len(FITTED_OPS))  # keeps (0, 4) for an empty list
+    sp = get_space(space)
+    gs = [sp.parse(a) for a in archs]
+    keep = [j for j, op in enumerate(sp.primitives) if op != "none"]
+    counts = sp.cost_features(gs)[:, keep]  # (n, n_ops - 1), also for an empty list
     X = np.hstack([np.ones((len(gs), 1)), counts])
-    return X, np.array([g.is_dead() for g in gs], dtype=bool)
+    return X, np.array([not sp.is_valid(g) for g in gs], dtype=bool)
 
 
-def _check_design(X: np.ndarray, n_given: int, n_dead: int) -> None:
-    n = len(X)
-    if n < N_FIT_PARAMS:
+def _check_design(X: np.ndarray, n_given: int, n_dead: int, space: str) -> None:
+    n, n_params = X.shape
+    ops = fitted_ops(space)
+    if n < n_params:
         raise CostFitError(
-            f"fitting base + {len(FITTED_OPS)} op costs needs at least {N_FIT_PARAMS} non-dead architectures; "
-            f"got {n} ({n_given} given, {n_dead} dead left out). Measure at least {N_FIT_PARAMS - n} more."
+            f"fitting base + {len(ops)} op costs needs at least {n_params} non-dead architectures; "
+            f"got {n} ({n_given} given, {n_dead} dead left out). Measure at least {n_params - n} more."
         )
-    if np.linalg.matrix_rank(X) < N_FIT_PARAMS:
-        absent = [op for j, op in enumerate(FITTED_OPS) if not X[:, 1 + j].any()]
+    if np.linalg.matrix_rank(X) < n_params:
+        absent = [op for j, op in enumerate(ops) if not X[:, 1 + j].any()]
         if absent:
             raise CostFitError(f"op(s) {absent} never appear in the measured architectures, so their cost "
                                "cannot be fitted; add architectures that use them")
@@ -243,19 +259,19 @@ def _snap(x: np.ndarray, ref: np.ndarray, digits: int = 9) -> np.ndarray:
     return np.round(x / scale, digits)
 
 
-def _live_rows(archs, values) -> tuple[np.ndarray, np.ndarray, int]:
+def _live_rows(archs, values, space: str) -> tuple[np.ndarray, np.ndarray, int]:
     y = np.asarray(values, dtype=np.float64).reshape(-1)
     if len(y) != len(archs):
         raise CostFitError(f"{len(archs)} architectures but {len(y)} values")
     if not np.isfinite(y).all():
         raise CostFitError(f"values must be finite; got {int((~np.isfinite(y)).sum())} NaN/inf")
-    X, dead = op_count_features(archs)
+    X, dead = op_count_features(archs, space)
     return X[~dead], y[~dead], int(dead.sum())
 
 
-def fit_cost_table(archs: Sequence[str | Genotype], values: Sequence[float], *, name: str, unit: str = "ms",
-                   origin: str = "measured",
-                   holdout: tuple[Sequence[str | Genotype], Sequence[float]] | None = None) -> CostTable:
+def fit_cost_table(archs: Sequence, values: Sequence[float], *, name: str, unit: str = "ms",
+                   origin: str = "measured", holdout: tuple[Sequence, Sequence[float]] | None = None,
+                   space: str = "nb201") -> CostTable:
     """Least-squares additive table ``value ~ base + sum_e c[op_e]`` with ``c[none] = 0``.
 
     Args:
@@ -263,6 +279,7 @@ def fit_cost_table(archs: Sequence[str | Genotype], values: Sequence[float], *, 
         values: measured cost of each architecture, in ``unit``.
         name, unit, origin: copied into the table.
         holdout: optional (archs, values) never used for fitting, scored into ``fit``.
+        space: the search space of the architectures.
 
     Returns:
         The table; ``fit`` holds ``n_fit``, ``n_dead_skipped``, in-sample ``train_r2`` /
@@ -270,16 +287,16 @@ def fit_cost_table(archs: Sequence[str | Genotype], values: Sequence[float], *, 
         ``spearman``, ``n_test`` (dead holdout rows are left out too).
 
     Raises:
-        CostFitError: fewer non-dead rows than the 5 parameters, or a rank-deficient design.
+        CostFitError: fewer non-dead rows than parameters (NB201: 5), or a rank-deficient design.
     """
-    X, y, n_dead = _live_rows(archs, values)
-    _check_design(X, len(archs), n_dead)
+    X, y, n_dead = _live_rows(archs, values, space)
+    _check_design(X, len(archs), n_dead, space)
     coef, *_ = np.linalg.lstsq(X, y, rcond=None)
     train = prediction_stats(X @ coef, y)
     fit = {"n_fit": float(len(y)), "n_dead_skipped": float(n_dead),
            "train_r2": train["r2"], "train_rmse": train["rmse"]}
     if holdout is not None:
-        Xt, yt, _ = _live_rows(*holdout)
+        Xt, yt, _ = _live_rows(*holdout, space)
         fit.update(prediction_stats(Xt @ coef, yt), n_test=float(len(yt)))
-    costs = dict(zip(FITTED_OPS, coef[1:]), none=0.0)
-    return CostTable.from_op_costs(name, unit, coef[0], costs, origin, fit)
+    costs = dict(zip(fitted_ops(space), coef[1:]), none=0.0)
+    return CostTable.from_op_costs(name, unit, coef[0], costs, origin, fit, space)

@@ -2,30 +2,30 @@
 
 Derivation reads only the small files of a run folder (config, cost tables, generator state);
 it needs neither the supernet weights nor data. For a device table h and lam_norm, the
-architecture is the most probable *live* cell under the generator's per-edge distributions
-softmax(G(lam_norm, phi(h))) -- the per-edge argmax unless that cell is dead (no input-output
-path), found exactly by scoring all 15,625 NB201 cells. A budget query returns the architecture
-for the least pressure (smallest lam_norm on a fine grid) whose predicted cost meets the budget;
-if even lam_norm = 1 does not, the most probable live cell at lam_norm = 1 within the budget.
+architecture is the most probable *valid* one under the generator's per-edge distributions
+softmax(G(lam_norm, phi(h))), by the space's rule (``SearchSpace.most_probable``; NB201: the
+per-edge argmax unless that cell is dead, found exactly by scoring all 15,625 cells). A budget
+query returns the architecture for the least pressure (smallest lam_norm on a fine grid) whose
+predicted cost meets the budget; if even lam_norm = 1 does not, the most probable valid
+architecture at lam_norm = 1 within the budget.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 import torch
 
-from nas.search import run_io
-from nas.costs.table import CostTable
-from nas.spaces.nb201.genotype import N_EDGES, all_op_indices, dead_mask, genotype_from_indices
-from nas.search.generators import ArchGenerator
-from nas.search.config import SearchConfig
-from nas.search.generators import build_generator
 from nas.costs.resolve import build_table
+from nas.costs.table import CostTable
+from nas.search import run_io
+from nas.search.config import SearchConfig
+from nas.search.generators import ArchGenerator, build_generator
+from nas.spaces import get_space
+from nas.spaces.nb201.space import NB201
 
 LAM_GRID = np.linspace(0.0, 1.0, 101)
 COLUMNS = ("device", "lam", "budget_ms", "arch", "pred_latency_ms")
@@ -69,39 +69,40 @@ class SearchRun:
         gen.load_state_dict(torch.load(run_dir / run_io.HYPERNET, map_location="cpu", weights_only=True))
         return cls(run_dir, cfg, tables, gen.eval())
 
+    @property
+    def space(self):
+        """The run's search space (``nas.spaces``)."""
+        return get_space(self.config.space)
+
     def device_table(self, spec: str) -> CostTable:
-        """A device trained on, any other known device (fitted like the run's), or a CSV path."""
+        """A device trained on, or any other device spec (``nas.costs.resolve.build_table``, fitted like the run's)."""
         if spec in self.tables:
             return self.tables[spec]
-        if spec.endswith(".csv") or Path(spec).is_file():  # a user file may change: fit it every time
-            return build_table(spec, n_fit=self.config.lut_n_fit, seed=self.config.lut_seed)
-        return _named_table(spec, self.config.lut_n_fit, self.config.lut_seed)
+        return build_table(spec, n_fit=self.config.lut_n_fit, seed=self.config.lut_seed, space=self.config.space)
 
     @torch.no_grad()
     def probs(self, table: CostTable, lams: Sequence[float]) -> np.ndarray:
-        """Op probabilities (L, 6, 5) for the device's descriptor at each lam_norm."""
+        """Op probabilities (L, n_edges, n_ops) (NB201: (L, 6, 5)) for the device's descriptor at each lam_norm."""
         lam = torch.as_tensor(np.asarray(lams, dtype=np.float32))
         phi = torch.as_tensor(table.descriptor(), dtype=torch.float32).expand(len(lam), -1)
         return torch.softmax(self.generator(lam, phi), dim=-1).double().numpy()
 
 
-@lru_cache(maxsize=64)
-def _named_table(name: str, n_fit: int, seed: int) -> CostTable:
-    """Tables of named devices are immutable values: fit each once per process."""
-    return build_table(name, n_fit=n_fit, seed=seed)
+def log_probs(probs: np.ndarray) -> np.ndarray:
+    """log of op probabilities (..., n_edges, n_ops), clipped at 1e-300 so a zero stays finite."""
+    return np.log(np.clip(probs, 1e-300, None))
 
 
 def most_probable_live(probs: np.ndarray, allowed: np.ndarray | None = None) -> np.ndarray:
-    """Index into ``all_op_indices()`` of the most probable live cell for each row of probs (L, 6, 5).
+    """NB201: index into ``all_op_indices()`` of the most probable live cell for each row of probs (L, 6, 5).
 
     ``allowed`` (15625,) bool further restricts the cells (e.g. within a budget).
     """
-    logp = np.log(np.clip(probs, 1e-300, None))  # (L, 6, 5)
-    ops = all_op_indices()  # (A, 6)
-    scores = logp[:, np.arange(N_EDGES), ops].sum(axis=-1)  # (L, A)
-    mask = ~dead_mask() if allowed is None else (~dead_mask() & allowed)
-    scores[:, ~mask] = -np.inf
-    return scores.argmax(axis=1)
+    return NB201.most_probable_index(log_probs(probs), allowed)
+
+
+def _arch(space, idx) -> str:
+    return space.format(space.from_indices(idx))
 
 
 def _check_lams(lams: Sequence[float]) -> None:
@@ -120,17 +121,16 @@ def derive_lams(run: SearchRun, device: str, lams: Sequence[float], *,
     """
     _check_lams(lams)
     table = run.device_table(device)
-    idx = most_probable_live(run.probs(descriptor or table, lams))
-    costs = table.all_costs()
-    return [Derived(table.name, float(lam), None, str(genotype_from_indices(all_op_indices()[i])), float(costs[i]))
-            for lam, i in zip(lams, idx)]
+    idx = run.space.most_probable(log_probs(run.probs(descriptor or table, lams)))  # (L, n_edges)
+    costs = table.arch_costs(idx)
+    return [Derived(table.name, float(lam), None, _arch(run.space, a), float(c)) for lam, a, c in zip(lams, idx, costs)]
 
 
 def cheapest_live(table: CostTable) -> tuple[str, float]:
-    """The live cell with the lowest predicted cost on a device, and that cost."""
-    costs = np.where(dead_mask(), np.inf, table.all_costs())
-    i = int(costs.argmin())
-    return str(genotype_from_indices(all_op_indices()[i])), float(costs[i])
+    """The valid architecture with the lowest predicted cost on a device (in the table's space), and that cost."""
+    space = get_space(table.space)
+    idx = space.cheapest(table)
+    return _arch(space, idx), float(table.arch_costs(idx))
 
 
 def derive_budgets(run: SearchRun, device: str, budgets: Sequence[float], *,
@@ -139,22 +139,21 @@ def derive_budgets(run: SearchRun, device: str, budgets: Sequence[float], *,
 
     ``descriptor``: as in :func:`derive_lams`; costs and budgets are always the device's.
     """
-    table = run.device_table(device)
+    table, space = run.device_table(device), run.space
     phi_table = descriptor or table
     cheap_arch, cheap_cost = cheapest_live(table)
     low = [b for b in budgets if not float(b) >= cheap_cost]
     if low:
         raise DeriveError(f"budget(s) {low} {table.unit} below the cheapest live architecture on {table.name}: "
                           f"{cheap_cost:.4g} {table.unit} ({cheap_arch}); ask for at least that")
-    costs = table.all_costs()
-    grid_idx = most_probable_live(run.probs(phi_table, LAM_GRID))
-    grid_cost = costs[grid_idx]
+    grid_idx = space.most_probable(log_probs(run.probs(phi_table, LAM_GRID)))  # (G, n_edges)
+    grid_cost = table.arch_costs(grid_idx)
     out = []
     for b in budgets:
         ok = np.flatnonzero(grid_cost <= b)
         if ok.size:
-            lam, i = float(LAM_GRID[ok[0]]), int(grid_idx[ok[0]])
+            lam, idx = float(LAM_GRID[ok[0]]), grid_idx[ok[0]]
         else:
-            lam, i = 1.0, int(most_probable_live(run.probs(phi_table, [1.0]), allowed=costs <= b)[0])
-        out.append(Derived(table.name, lam, float(b), str(genotype_from_indices(all_op_indices()[i])), float(costs[i])))
+            lam, idx = 1.0, space.most_probable(log_probs(run.probs(phi_table, [1.0])), table, float(b))[0]
+        out.append(Derived(table.name, lam, float(b), _arch(space, idx), float(table.arch_costs(idx))))
     return out

@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass, replace
 
 from nas.costs.devices import SHARED_DEVICES
 from nas.search.penalties import PENALTIES
+from nas.spaces import space_names
 
 METHODS = ("darts-cc-hw", "darts-cc", "darts", "fbnet")
 LOSSES = tuple(PENALTIES)
@@ -20,7 +21,7 @@ class SearchConfig:
     """Everything that defines a search run (saved as ``config.json`` in the run folder)."""
 
     method: str = "darts-cc-hw"  # method id written to results; darts-cc-hw = this paper
-    space: str = "nb201"  # search space (nb201)
+    space: str = "nb201"  # search space (``nas.spaces``: nb201)
     dataset: str = "cifar10"  # cifar10 | fashion-mnist | synthetic
     data_root: str | None = None  # dataset root (None: NAS_DATA_DIR or <repo>/data)
     n_train: int = 0  # images of the weight half used (0: all of it)
@@ -66,7 +67,7 @@ class SearchConfig:
         """Raise ValueError naming the first inconsistent field."""
         checks = [
             (self.method in METHODS, f"method must be one of {METHODS}"),
-            (self.space == "nb201", "space must be nb201 (the only space so far)"),
+            (self.space in space_names(), f"space must be one of {space_names()}"),
             (self.mode in ("single-path", "mixed"), "mode must be single-path or mixed"),
             (self.loss in LOSSES, f"loss must be one of {LOSSES}"),
             (self.loss != "fbnet-fixed" or len(self.devices) == 1, "loss fbnet-fixed needs exactly one device"),

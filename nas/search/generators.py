@@ -18,8 +18,7 @@ from typing import Callable
 import torch
 from torch import nn
 
-from nas.ops import NB201_PRIMITIVES
-from nas.spaces.nb201.genotype import N_EDGES
+from nas.spaces import get_space
 
 INIT_SCALE = 1e-3  # DARTS initialises alpha as 1e-3 * N(0, 1): near-uniform op probabilities
 
@@ -102,6 +101,8 @@ def build_hypernet(kind: str, n_edges: int, n_ops: int, phi_dim: int, **kwargs) 
 
 
 def build_generator(cfg, phi_dim: int) -> torch.nn.Module:
-    """The architecture generator G of a config (``hypernet`` kind and its size) for descriptors of ``phi_dim``."""
+    """The architecture generator G of a config (``hypernet`` kind and its size) for descriptors of ``phi_dim``;
+    its output shape (n_edges, n_ops) is that of the config's search space."""
+    space = get_space(cfg.space)
     kwargs = {"pwlinear": {"n_knots": cfg.n_knots}, "mlp": {"hidden": cfg.hidden}}.get(cfg.hypernet, {})
-    return build_hypernet(cfg.hypernet, N_EDGES, len(NB201_PRIMITIVES), phi_dim, **kwargs)
+    return build_hypernet(cfg.hypernet, space.n_edges, len(space.primitives), phi_dim, **kwargs)

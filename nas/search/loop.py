@@ -105,7 +105,7 @@ def _search(cfg: SearchConfig, out_dir: str | Path, data: SearchData | None, pro
         torch.set_num_threads(cfg.threads)
     out = Path(out_dir)
     run_io.prepare_run_dir(out, cfg.to_dict())
-    tables = build_tables(cfg.devices, n_fit=cfg.lut_n_fit, seed=cfg.lut_seed)
+    tables = build_tables(cfg.devices, n_fit=cfg.lut_n_fit, seed=cfg.lut_seed, space=cfg.space)
     data = data if data is not None else load_search_data(cfg)
     st = build_state(cfg, data.in_channels, data.n_classes, tables[0].descriptor().size)
     run_io.load_checkpoint(out, st)

@@ -13,14 +13,12 @@ from dataclasses import dataclass, field
 import torch
 import torch.nn.functional as F
 
-from nas.ops import NB201_PRIMITIVES
 from nas.search.architect import first_order_grad, unrolled_grad
 from nas.search.config import SearchConfig
 from nas.search.generators import build_generator
 from nas.search.penalties import CostPenalty
 from nas.search.sampling import gumbel_noise, relaxed_weights
-from nas.spaces.nb201.genotype import N_EDGES
-from nas.spaces.nb201.network import MacroConfig, SuperNet
+from nas.spaces import get_space
 
 PHASES = ("supernet", "joint", "generator")
 
@@ -29,7 +27,7 @@ PHASES = ("supernet", "joint", "generator")
 class SearchState:
     """Mutable parts of a search (what a checkpoint holds)."""
 
-    supernet: SuperNet
+    supernet: torch.nn.Module  # the space's supernet: forward(x, weights, index)
     hypernet: torch.nn.Module
     w_optim: torch.optim.Optimizer
     a_optim: torch.optim.Optimizer
@@ -40,11 +38,11 @@ class SearchState:
 
 
 def build_state(cfg: SearchConfig, in_channels: int, n_classes: int, phi_dim: int) -> SearchState:
-    """Fresh supernet, generator, optimizers and sampling generator of a run (weights seeded by ``cfg.seed``)."""
+    """Fresh supernet of ``cfg.space``, generator, optimizers and sampling generator of a run (weights seeded by
+    ``cfg.seed``)."""
     torch.manual_seed(cfg.seed)  # weight initialisation only; sampling uses the state's generator
     dev = torch.device(cfg.torch_device)
-    macro = MacroConfig(C=cfg.C, N=cfg.N, in_channels=in_channels, n_classes=n_classes)
-    supernet = SuperNet(macro).to(dev)
+    supernet = get_space(cfg.space).supernet(cfg.C, cfg.N, in_channels, n_classes).to(dev)
     hypernet = build_generator(cfg, phi_dim).to(dev)
     w_optim = torch.optim.SGD(supernet.parameters(), lr=cfg.w_lr, momentum=cfg.w_momentum,
                               weight_decay=cfg.w_weight_decay)
@@ -61,6 +59,8 @@ class Stepper:
         self.cfg, self.st, self.penalty = cfg, st, penalty
         self.weights = list(st.supernet.parameters())
         self.arch = list(st.hypernet.parameters())
+        space = get_space(cfg.space)
+        self.arch_shape = (space.n_edges, len(space.primitives))  # (n_edges, n_ops) of the logits
 
     def _logits(self, u: torch.Tensor, h: int) -> torch.Tensor:
         return self.st.hypernet(u, self.penalty.phi[h])
@@ -86,7 +86,7 @@ class Stepper:
 
     def _relaxed_grads(self, u, h, tau, trn, val):
         """Gradient through the relaxed sample (Gumbel-softmax / straight-through), first or second order."""
-        noise = gumbel_noise((N_EDGES, len(NB201_PRIMITIVES)), self.st.generator).to(val[0].device)
+        noise = gumbel_noise(self.arch_shape, self.st.generator).to(val[0].device)
         stats = {}
 
         def val_loss():
@@ -113,14 +113,14 @@ class Stepper:
         penalty objective (additive or FBNet's multiplicative form) applies.
         """
         logits = self._logits(u, h)
-        logp = torch.log_softmax(logits, -1)  # (6, 5)
+        logp = torch.log_softmax(logits, -1)  # (n_edges, n_ops)
         k = self.cfg.reinforce_samples
-        paths = torch.multinomial(logp.detach().exp(), k, replacement=True, generator=self.st.generator).T  # (K, 6)
+        paths = torch.multinomial(logp.detach().exp(), k, replacement=True, generator=self.st.generator).T  # (K, E)
         with torch.no_grad():
             outs = [self.st.supernet(val[0], None, a) for a in paths]
             ce = torch.stack([F.cross_entropy(o, val[1]) for o in outs])  # (K,)
         baseline = (ce.sum() - ce) / (k - 1)
-        path_logp = logp[torch.arange(N_EDGES), paths].sum(-1)  # (K,)
+        path_logp = logp[torch.arange(self.arch_shape[0]), paths].sum(-1)  # (K,)
         score = ((ce - baseline) * path_logp).mean()
         probs = logp.exp()
         objective = self.penalty.objective(ce.mean() + score - score.detach(), probs, h, u)
@@ -147,7 +147,7 @@ class Stepper:
 
     def weight_step(self, u, h, tau, trn, uniform: bool) -> dict:
         with torch.no_grad():
-            logits = torch.zeros(N_EDGES, len(NB201_PRIMITIVES)) if uniform else self._logits(u, h)
+            logits = torch.zeros(self.arch_shape) if uniform else self._logits(u, h)
         noise = gumbel_noise(logits.shape, self.st.generator).to(logits.device)
         ce, out = self._ce(logits, noise, tau, *trn)
         self.st.w_optim.zero_grad(set_to_none=True)
