@@ -1,9 +1,12 @@
 """The paper pipeline: numbered notebooks executed in order by papermill.
 
-A stage is a notebook ``notebooks/NN_<name>.ipynb`` (found by a glob, never a hand-kept list). Its
-parameters come from ``notebooks/params/<profile>/NN_<name>.yaml`` (absent file: the notebook's
-defaults) plus ``profile``, which is always injected. Adding a stage is dropping a notebook and,
-where a profile needs other settings, its params files.
+A stage is a notebook ``notebooks/NN_<name>.ipynb`` (found by a glob) that builds its config and
+calls ``run(cfg)`` of its module, registered in ``nas.stages.STAGES`` (a test keeps the glob and
+the registry equal). Its parameters come from ``notebooks/params/<profile>/NN_<name>.yaml``
+(absent or empty file: the defaults, which are the default profile's) plus ``profile``, which is
+always injected; a name that is not a field of the stage's config stops the run. Adding a stage:
+its module (config, ``run``), one registry line, the notebook and, where a profile needs other
+settings, its params files.
 
 Command line::
 
@@ -31,6 +34,7 @@ from pathlib import Path
 
 from nas.stages.environment import PROFILES
 from nas.results import repo_root, write_rows
+from nas.stages.executed import compact_streams
 
 STAGE_GLOB = "[0-9][0-9]_*.ipynb"
 DEFAULT_KERNEL = "nas-hw"
@@ -204,53 +208,6 @@ def run_stage(
         raise StageFailed(failure_message(notebook, error, target), result) from error
     compact_streams(target)
     return StageResult(notebook.stem, time.perf_counter() - start, "ok", target, _now())
-
-
-def _last_redraw(line: str) -> str:
-    """What a terminal shows of a line that carriage returns redraw: its last state, without cursor moves."""
-    states = [part for part in line.replace("\x1b[A", "").split("\r") if part.strip()]
-    return states[-1] if states else ""
-
-
-def final_bar_states(text: str) -> str:
-    """Stream text with every run of updates of one progress bar (lines ``desc: NN%|...``) reduced to
-    its last update, and the blank lines between them dropped."""
-    kept: list[tuple[str | None, str]] = []
-    for line in map(_last_redraw, text.split("\n")):
-        if not line.strip():
-            continue
-        key = line.split(":", 1)[0] if "%|" in line else None
-        if key is not None and kept and kept[-1][0] == key:
-            kept[-1] = (key, line)
-        else:
-            kept.append((key, line))
-    return "".join(line + "\n" for _, line in kept)
-
-
-def compact_streams(path: str | Path) -> None:
-    """Keep only the final state of each progress bar in the stream outputs of an executed notebook.
-
-    A text progress bar writes one stream output per refresh; Jupyter shows only the last, and
-    keeping them all made an executed search notebook 9 MB. Other output is left as it is.
-    """
-    import nbformat
-
-    nb = nbformat.read(str(path), as_version=4)
-    for cell in nb.cells:
-        merged = []
-        for output in cell.get("outputs", []):
-            same = merged and output.get("output_type") == "stream" and merged[-1].get("output_type") == "stream" \
-                and merged[-1].get("name") == output.get("name")
-            if same:
-                merged[-1]["text"] += output["text"]
-            else:
-                merged.append(output)
-        for output in merged:
-            if output.get("output_type") == "stream" and "%|" in output.get("text", ""):
-                output["text"] = final_bar_states(output["text"])
-        if "outputs" in cell:
-            cell["outputs"] = merged
-    nbformat.write(nb, str(path))
 
 
 def record_timing(results: Sequence[StageResult], profile: str, out: str | Path | None = None) -> Path:

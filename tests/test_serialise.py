@@ -93,3 +93,10 @@ def test_tuples_none_and_strings():
         {"items": ("a", "b"), "sizes": (), "root": None, "name": "None"}
     assert parse_set(["devices=raspi4,params", "data_root=None"], SearchConfig) == \
         {"devices": ("raspi4", "params"), "data_root": None}
+
+
+def test_search_command_refuses_a_mistyped_set_before_running(tmp_path, capsys):
+    from nas import cli
+
+    assert cli.main(["search", "--profile", "smoke", "--out", str(tmp_path / "run"), "--set", "epochs=two"]) == 2
+    assert "epochs: 'two' is not an int" in capsys.readouterr().err and not (tmp_path / "run").exists()
