@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import sys
 import warnings
-from dataclasses import fields
 from pathlib import Path
 
 from nas.costs.table import CostFitError
@@ -18,30 +17,12 @@ from nas.spaces.nb201.genotype import GenotypeError
 EXIT_USAGE = 2
 
 
-def _parse_value(text: str, default):
-    if isinstance(default, bool):
-        return text.lower() in ("1", "true", "yes")
-    if isinstance(default, tuple):
-        return tuple(x for x in text.split(",") if x)
-    for cast in (int, float):
-        try:
-            return cast(text)
-        except ValueError:
-            pass
-    return None if text == "None" else text
-
-
 def _overrides(pairs: list[str]) -> dict:
+    """Typed SearchConfig fields of ``--set FIELD=VALUE`` words (``nas.search.serialise.parse_set``)."""
     from nas.search.config import SearchConfig
+    from nas.search.serialise import parse_set
 
-    defaults = {f.name: f.default for f in fields(SearchConfig)}
-    out = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or key not in defaults:
-            raise ValueError(f"--set takes FIELD=VALUE with FIELD one of: {', '.join(defaults)}; got {pair!r}")
-        out[key] = _parse_value(value, defaults[key])
-    return out
+    return parse_set(pairs, SearchConfig)
 
 
 def cmd_search(args) -> int:

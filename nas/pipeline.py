@@ -1,9 +1,12 @@
 """The paper pipeline: numbered notebooks executed in order by papermill.
 
-A stage is a notebook ``notebooks/NN_<name>.ipynb`` (found by a glob, never a hand-kept list). Its
-parameters come from ``notebooks/params/<profile>/NN_<name>.yaml`` (absent file: the notebook's
-defaults) plus ``profile``, which is always injected. Adding a stage is dropping a notebook and,
-where a profile needs other settings, its params files.
+A stage is a notebook ``notebooks/NN_<name>.ipynb`` (found by a glob) that builds its config and
+calls ``run(cfg)`` of its module, registered in ``nas.stages.STAGES`` (a test keeps the glob and
+the registry equal). Its parameters come from ``notebooks/params/<profile>/NN_<name>.yaml``
+(absent or empty file: the defaults, which are the default profile's) plus ``profile``, which is
+always injected; a name that is not a field of the stage's config stops the run. Adding a stage:
+its module (config, ``run``), one registry line, the notebook and, where a profile needs other
+settings, its params files.
 
 Command line::
 
@@ -16,8 +19,6 @@ Where things land (``<out>`` is the repository root unless overridden):
   ``notebooks/executed/smoke/<name>.ipynb`` (smoke);
 * wall-clock per stage: ``results/summary/timing.csv`` (default, full) or
   ``results/smoke/summary/timing.csv`` (smoke), one row per (profile, stage), updated in place.
-
-The second half of the module holds the small config and helpers of stage ``01_data``.
 """
 
 from __future__ import annotations
@@ -27,12 +28,13 @@ import csv
 import sys
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime, timezone
 from pathlib import Path
 
 from nas.stages.environment import PROFILES
-from nas.results import atomic_writer, repo_root, write_rows
+from nas.results import repo_root, write_rows
+from nas.stages.executed import compact_streams
 
 STAGE_GLOB = "[0-9][0-9]_*.ipynb"
 DEFAULT_KERNEL = "nas-hw"
@@ -108,21 +110,26 @@ def load_params(notebook: Path, profile: str, params_dir: str | Path | None = No
     Raises:
         ValueError: the YAML file is not a mapping.
     """
-    import yaml
+    from nas.stages.params import read_params_file
 
     folder = Path(params_dir) if params_dir is not None else notebook.parent / "params"
-    path = folder / profile / f"{notebook.stem}.yaml"
-    params = (yaml.safe_load(path.read_text()) if path.exists() else None) or {}
-    if not isinstance(params, Mapping):
-        raise ValueError(f"{path}: expected a mapping of parameter names to values")
-    return {**params, "profile": profile}
+    return {**read_params_file(folder / profile / f"{notebook.stem}.yaml"), "profile": profile}
 
 
 def check_parameters(notebook: Path, params: Mapping) -> None:
-    """Raise ValueError if ``params`` names a parameter the notebook does not declare."""
-    import papermill
+    """Raise ValueError if ``params`` names a parameter the notebook does not declare.
 
-    declared = set(papermill.inspect_notebook(str(notebook)))
+    A registered stage (``nas.stages.STAGES``) declares the fields of its config; any other
+    notebook, the names of its ``parameters`` cell.
+    """
+    from nas.stages import STAGES
+
+    if notebook.stem in STAGES:
+        declared = {f.name for f in fields(STAGES[notebook.stem].config_class)}
+    else:
+        import papermill
+
+        declared = set(papermill.inspect_notebook(str(notebook)))
     if "profile" not in declared:
         raise ValueError(f"{notebook.name}: its parameters cell must declare `profile: str`")
     unknown = sorted(set(params) - declared)
@@ -201,53 +208,6 @@ def run_stage(
         raise StageFailed(failure_message(notebook, error, target), result) from error
     compact_streams(target)
     return StageResult(notebook.stem, time.perf_counter() - start, "ok", target, _now())
-
-
-def _last_redraw(line: str) -> str:
-    """What a terminal shows of a line that carriage returns redraw: its last state, without cursor moves."""
-    states = [part for part in line.replace("\x1b[A", "").split("\r") if part.strip()]
-    return states[-1] if states else ""
-
-
-def final_bar_states(text: str) -> str:
-    """Stream text with every run of updates of one progress bar (lines ``desc: NN%|...``) reduced to
-    its last update, and the blank lines between them dropped."""
-    kept: list[tuple[str | None, str]] = []
-    for line in map(_last_redraw, text.split("\n")):
-        if not line.strip():
-            continue
-        key = line.split(":", 1)[0] if "%|" in line else None
-        if key is not None and kept and kept[-1][0] == key:
-            kept[-1] = (key, line)
-        else:
-            kept.append((key, line))
-    return "".join(line + "\n" for _, line in kept)
-
-
-def compact_streams(path: str | Path) -> None:
-    """Keep only the final state of each progress bar in the stream outputs of an executed notebook.
-
-    A text progress bar writes one stream output per refresh; Jupyter shows only the last, and
-    keeping them all made an executed search notebook 9 MB. Other output is left as it is.
-    """
-    import nbformat
-
-    nb = nbformat.read(str(path), as_version=4)
-    for cell in nb.cells:
-        merged = []
-        for output in cell.get("outputs", []):
-            same = merged and output.get("output_type") == "stream" and merged[-1].get("output_type") == "stream" \
-                and merged[-1].get("name") == output.get("name")
-            if same:
-                merged[-1]["text"] += output["text"]
-            else:
-                merged.append(output)
-        for output in merged:
-            if output.get("output_type") == "stream" and "%|" in output.get("text", ""):
-                output["text"] = final_bar_states(output["text"])
-        if "outputs" in cell:
-            cell["outputs"] = merged
-    nbformat.write(nb, str(path))
 
 
 def record_timing(results: Sequence[StageResult], profile: str, out: str | Path | None = None) -> Path:
@@ -356,101 +316,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     return 0
-
-
-# --- stage 01_data: config and helpers -------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class DataConfig:
-    """Config of stage 01: which datasets to prepare and verify, or a synthetic stand-in.
-
-    Attributes:
-        profile: ``smoke``, ``default`` or ``full``.
-        datasets: names understood by ``nas.data.datasets.prepare``.
-        data_root: dataset root.
-        out_dir: folder of ``data_verification.csv`` and ``provenance.json``.
-        fig_dir: folder of ``data_samples.png``.
-        synthetic: use ``nas.data.datasets.synthetic_arrays`` instead of the real datasets (smoke).
-        n_train, n_test, image_shape, n_classes, seed: the synthetic set's size, (H, W, C) and seed.
-    """
-
-    profile: str = "default"
-    datasets: tuple[str, ...] = ("fashion-mnist", "cifar10")
-    data_root: str = "../data"
-    out_dir: str = "../results/data"
-    fig_dir: str = "../figures"
-    synthetic: bool = False
-    n_train: int = 512
-    n_test: int = 128
-    image_shape: tuple[int, ...] = (32, 32, 3)
-    n_classes: int = 10
-    seed: int = 0
-
-    def __post_init__(self):
-        if self.profile not in PROFILES:
-            raise ValueError(f"profile {self.profile!r} is not one of {PROFILES}")
-        if not self.synthetic and not self.datasets:
-            raise ValueError("datasets is empty: name at least one dataset or set synthetic=True")
-
-
-def load_stage_arrays(cfg: DataConfig) -> dict:
-    """Return ``{dataset name: nas.data.datasets.ImageArrays}``: prepared and verified datasets, or one synthetic set."""
-    from nas.data import datasets as data
-
-    if cfg.synthetic:
-        synthetic = data.synthetic_arrays(cfg.n_train, cfg.n_test, tuple(cfg.image_shape), cfg.n_classes, cfg.seed)
-        return {"synthetic": synthetic}
-    for name in cfg.datasets:
-        data.prepare(name, root=cfg.data_root)  # verifies, or raises DataError naming the file and the fix
-    return {name: data.load_arrays(name, cfg.data_root) for name in cfg.datasets}
-
-
-def _joined(values) -> str:
-    """Format per-channel values as space-separated decimals."""
-    return " ".join(f"{v:.6f}" for v in values)
-
-
-def verification_rows(arrays_by_name: Mapping) -> list[dict]:
-    """Summarise each dataset split: count, shape, class balance, first labels, per-channel mean/std."""
-    import numpy as np
-
-    from nas.data.sources import pixel_stats
-
-    rows = []
-    for name, arrays in arrays_by_name.items():
-        for split in ("train", "test"):
-            x, y = getattr(arrays, f"x_{split}"), np.asarray(getattr(arrays, f"y_{split}"))
-            counts = np.bincount(y)
-            mean, std = pixel_stats(x, f"{name} {split}")
-            rows.append({
-                "dataset": name, "split": split, "n": len(y), "image_shape": "x".join(map(str, x.shape[1:])),
-                "dtype": str(x.dtype), "n_classes": len(counts), "min_per_class": int(counts.min()),
-                "max_per_class": int(counts.max()), "first_labels": " ".join(map(str, y[:10])),
-                "pixel_mean": _joined(mean), "pixel_std": _joined(std),
-            })
-    return rows
-
-
-def save_sample_grid(arrays_by_name: Mapping, path: str | Path, per_dataset: int = 8) -> Path:
-    """Draw the first ``per_dataset`` training images of each dataset (one row each) to ``path``."""
-    from matplotlib.figure import Figure  # no pyplot: the caller's backend stays as it is
-
-    names = list(arrays_by_name)
-    fig = Figure(figsize=(per_dataset * 1.1, len(names) * 1.3))
-    axes = fig.subplots(len(names), per_dataset, squeeze=False)
-    for row, name in zip(axes, names):
-        x, y = arrays_by_name[name].x_train, arrays_by_name[name].y_train
-        for i, ax in enumerate(row):
-            image = x[i].squeeze()
-            ax.imshow(image, cmap="gray" if image.ndim == 2 else None, vmin=0, vmax=255)
-            ax.set_title(f"{name}: {int(y[i])}" if i == 0 else str(int(y[i])), fontsize=7)
-            ax.axis("off")
-    fig.tight_layout()
-    path = Path(path)
-    with atomic_writer(path, "wb") as handle:
-        fig.savefig(handle, format=path.suffix.lstrip(".") or "png", dpi=150)
-    return path
 
 
 if __name__ == "__main__":

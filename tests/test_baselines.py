@@ -8,8 +8,9 @@ import pandas as pd
 import pytest
 
 from nas.methods import baselines
-from nas.methods.baselines import (METHODS, build_config, cli_command, descriptor_table, method_configs, random_answers,
+from nas.methods.baselines import (METHODS, build_config, descriptor_table, random_answers,
                            tradeoff_budget_answers)
+from nas.stages.baselines import cli_command, method_configs, run_configs
 from nas.cli import _overrides, build_parser
 from nas.evaluation.comparison import (ComparisonConfig, answer_searched, build_comparison, comparison_table,
                             device_metrics, hypervolume, score_answers, specialisation, write_comparison)
@@ -42,7 +43,7 @@ def runs(tmp_path_factory):
     configs = {**method_configs("darts-cc", "smoke", **SMALL), **method_configs("darts", "smoke", **SMALL)}
     configs.update(method_configs("fbnet", "smoke", devices=("raspi4",), tradeoffs=(0.3, 1.2), **SMALL))
     out = {"root": root, "ours": ours}
-    for d in baselines.run_configs(configs, root / "runs" / "baselines", data=data, progress=False):
+    for d in run_configs(configs, root / "runs" / "baselines", data=data, progress=False):
         method = SearchRun.load(d).config.method
         out[d.name if method == "fbnet" else method] = d  # fbnet: one key per run
     return out

@@ -132,7 +132,7 @@ def test_smoke_profile_runs_every_stage(repo):
 
 
 def test_executed_notebooks_keep_the_final_state_of_each_progress_bar(tmp_path):
-    from nas.pipeline import compact_streams
+    from nas.stages.executed import compact_streams
 
     nb = new_notebook(cells=[new_code_cell("pass")])
     updates = [f"epoch 1/2: {p:3d}%|#| {p}/100\r" for p in range(0, 101, 10)] + ["\n", "\x1b[A", "result 42\n"]

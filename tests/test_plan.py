@@ -5,8 +5,13 @@ import shlex
 import pytest
 
 from nas import cli
-from nas.stages.plan import commands, makefile, profile_runs
+from nas.pipeline import load_params
+from nas.results import repo_root
 from nas.search.config import config_for_profile
+from nas.stages import get_stage
+from nas.stages.params import config_from
+from nas.stages.plan import commands, makefile, planned_stages, profile_runs, repo_relative
+from tests.test_stages import notebook_defaults
 
 
 def _config_of(command: str):
@@ -20,9 +25,21 @@ def _config_of(command: str):
     return config_for_profile(args.profile, space=args.space, **over), args.out
 
 
-@pytest.mark.parametrize("profile", ["smoke", "default"])
-def test_every_planned_command_rebuilds_its_config(profile):
+def notebook_runs(profile: str) -> dict:
+    """The runs the stage notebooks execute on ``profile``: their parameters cell, then papermill's parameters."""
+    out = {}
+    for stem in planned_stages():
+        notebook = repo_root() / "notebooks" / f"{stem}.ipynb"
+        stage = get_stage(stem)
+        cfg = config_from(stage.config_class, {**notebook_defaults(notebook), **load_params(notebook, profile)})
+        out.update({repo_relative(d): c for d, c in stage.load().plan(cfg).items()})
+    return out
+
+
+@pytest.mark.parametrize("profile", ["smoke", "default", "full"])
+def test_every_planned_command_rebuilds_the_notebooks_config(profile):
     runs = profile_runs(profile)
+    assert runs == notebook_runs(profile)
     cmds = commands(profile)
     assert set(cmds) == set(runs)
     for run_dir, cmd in cmds.items():

@@ -1,4 +1,4 @@
-"""The machine and software a result was produced with (stage ``00_environment``).
+"""Stage ``00_environment``: the machine and software a result was produced with.
 
 :func:`environment_report` extends :func:`nas.results.provenance` with the version of every
 package pinned in ``requirements.txt`` and the torch/runtime configuration that changes speed
@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
-from nas.results import provenance, repo_root
+from nas.results import provenance, repo_root, save_json
 
 PROFILES = ("smoke", "default", "full")
 _REQUIREMENT = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(?:==\s*([^\s;#]+))?")
@@ -162,3 +162,11 @@ def report_table(report: dict):
         for key, value in items:
             rows.append({"key": f"{section}.{key}".rstrip("."), "value": "" if value is None else str(value)})
     return pd.DataFrame(rows)
+
+
+def run(cfg: EnvConfig):
+    """Write ``cfg.report_path()``; return it and the report as a ``key``/``value`` frame."""
+    report = environment_report(cfg)
+    path = save_json(cfg.report_path(), report)
+    print(f"wrote {path}")
+    return path, report_table(report)

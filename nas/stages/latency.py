@@ -17,17 +17,26 @@ import pandas as pd
 from nas.costs.profiling import (LUT_KINDS, ProfileConfig, device_similarity_all, latency_validation_rows, op_cost_ratios,
                            read_profile, run_profile)
 from nas.results import SUMMARY_COLUMNS, write_rows
+from nas.stages.environment import PROFILES
 
 
 @dataclass(frozen=True)
 class LatencyStageConfig:
-    """Which runtimes to profile, where profiles live, where summaries go."""
+    """Config of stage 02: which runtimes to profile, where profiles live, where summaries go.
 
+    Paths are relative to the working directory (the notebook runs in ``notebooks/``).
+    """
+
+    profile: str = "default"  # smoke | default | full
     runtimes: tuple[str, ...] = ("torch-cpu-1t", "onnxruntime-cpu", "torch-cpu", "cuda")
-    latency_dir: str = "data/latency"
-    summary_dir: str = "results/summary"
+    latency_dir: str = "../data/latency"  # one profile folder per runtime
+    summary_dir: str = "../results/summary"
     reprofile: bool = False  # measure again even where a complete profile is committed
     quick: bool = False  # small profiles (smoke runs)
+
+    def __post_init__(self):
+        if self.profile not in PROFILES:
+            raise ValueError(f"profile {self.profile!r} is not one of {PROFILES}")
 
 
 def _complete(folder: Path) -> bool:
@@ -73,3 +82,9 @@ def write_latency_summaries(dirs: list[Path], summary_dir: str | Path) -> dict[s
               "device_similarity.csv": device_similarity_all(dirs),
               "op_cost_ratios.csv": op_cost_ratios(dirs)}
     return {name: write_rows(out / name, df.to_dict("records"), SUMMARY_COLUMNS[name]) for name, df in frames.items()}
+
+
+def run(cfg: LatencyStageConfig) -> tuple[dict[str, Path], dict[str, str]]:
+    """Complete the profiles, rewrite the summaries; return {summary name: path} and the skipped runtimes with why."""
+    dirs, skipped = ensure_profiles(cfg)
+    return write_latency_summaries(dirs, cfg.summary_dir), skipped

@@ -1,10 +1,11 @@
 """Every search run of a profile as its own command, for ``make -j N runs`` or a cluster job array.
 
-The runs are exactly those the stage notebooks execute (``03_search``: ``nas.search.config.search_plan``;
-``05_baselines``: ``nas.methods.baselines.comparison_plan``), read from the same parameters: the
-notebook's ``parameters`` cell updated with ``notebooks/params/<profile>/<stage>.yaml``. Each run
-writes its own folder, and a finished folder is skipped by the notebook, so after the runs
-``make reproduce`` only derives, compares and draws.
+The runs are exactly those the stage notebooks execute: ``plan(cfg)`` of every registered stage
+that searches (``nas.stages.STAGES``: ``03_search``, ``05_baselines``), with the config the
+notebook runs with on the profile (``nas.stages.params.profile_config``: the config's defaults
+updated with ``notebooks/params/<profile>/<stage>.yaml``). Each run writes its own folder, and a
+finished folder is reused by the notebook, so after the runs ``make reproduce`` only derives,
+compares and draws.
 
     python -m nas plan --profile default                 # one shell command per line
     python -m nas plan --profile default --format make   # a makefile: make -f FILE -j 2
@@ -12,74 +13,41 @@ writes its own folder, and a finished folder is skipped by the notebook, so afte
 
 from __future__ import annotations
 
-import ast
 import os
+from dataclasses import replace
 from pathlib import Path
-from typing import Callable, Mapping
 
 from nas.search.config import SearchConfig
 
-PLANNED_STAGES = ("03_search", "05_baselines")
+
+def repo_relative(path: str | Path) -> Path:
+    """A path of a stage config (relative to ``notebooks/``, where the notebooks run) relative to the
+    repository root."""
+    return Path(os.path.normpath(Path("notebooks") / path))
 
 
-def notebook_parameters(notebook: Path, profile: str) -> dict:
-    """The parameters a stage notebook runs with: its declared defaults, then the profile's file."""
-    import papermill
+def planned_stages() -> list[str]:
+    """Stems of the registered stages that search (have ``plan``), in order."""
+    from nas.stages import STAGES
 
-    from nas.pipeline import check_parameters, load_params
-
-    declared = papermill.inspect_notebook(str(notebook))
-    values = {name: ast.literal_eval(p["default"]) for name, p in declared.items()}
-    given = load_params(notebook, profile)
-    check_parameters(notebook, given)
-    return {**values, **given}
-
-
-def _search_runs(p: Mapping) -> tuple[str, dict[str, SearchConfig]]:
-    from nas.search.config import search_plan
-
-    over = {"epochs": p["epochs"]} if p.get("epochs") else {}
-    return p["runs_dir"], search_plan(p["profile"], method=p["method"], dataset=p["dataset"], seed=p["seed"],
-                                      holdouts=tuple(p["holdouts"]), data_root=p["data_root"] or None, **over)
-
-
-def _comparison_runs(p: Mapping) -> tuple[str, dict[str, SearchConfig]]:
-    from nas.methods.baselines import comparison_plan
-
-    return p["runs_dir"], comparison_plan(
-        p["profile"], dataset=p["dataset"], seeds=p["seeds"], methods=p["methods"], ours_seeds=p["ours_seeds"],
-        fbnet_devices=p["fbnet_devices"], fbnet_betas=p["fbnet_betas"], schedule=p["schedule"],
-        run_suffix=p["run_suffix"], data_root=p["data_root"] or None, threads=p["threads"])
-
-
-STAGE_RUNS: dict[str, Callable[[Mapping], tuple[str, dict[str, SearchConfig]]]] = {
-    "03_search": _search_runs, "05_baselines": _comparison_runs,
-}
-
-
-def repo_path(runs_dir: str, name: str) -> Path:
-    """Run folder ``runs_dir/name`` relative to the repository root; notebooks run in ``notebooks/``,
-    so their ``runs_dir`` parameters are relative to it."""
-    return Path(os.path.normpath(Path("notebooks") / runs_dir / name))
+    return [stem for stem, stage in STAGES.items() if stage.plans]
 
 
 def profile_runs(profile: str, notebooks_dir: Path | None = None) -> dict[Path, SearchConfig]:
     """Run folder (relative to the repository root) -> config, for every planned stage of ``profile``."""
-    from nas.pipeline import default_notebooks_dir
+    from nas.stages import get_stage
+    from nas.stages.params import profile_config
 
-    folder = Path(notebooks_dir) if notebooks_dir is not None else default_notebooks_dir()
     out: dict[Path, SearchConfig] = {}
-    for stage, runs_of in STAGE_RUNS.items():
-        runs_dir, configs = runs_of(notebook_parameters(folder / f"{stage}.ipynb", profile))
-        out.update({repo_path(runs_dir, name): cfg for name, cfg in configs.items()})
+    for stem in planned_stages():
+        cfg = profile_config(stem, profile, notebooks_dir)
+        out.update({repo_relative(d): c for d, c in get_stage(stem).load().plan(cfg).items()})
     return out
 
 
 def commands(profile: str, threads: int = 0, python: str = "python") -> dict[Path, str]:
     """Run folder -> the ``python -m nas search`` command that runs (or resumes) it."""
-    from dataclasses import replace
-
-    from nas.methods.baselines import cli_command
+    from nas.stages.baselines import cli_command
 
     return {run_dir: cli_command(replace(cfg, threads=threads) if threads else cfg, profile, run_dir, python)
             for run_dir, cfg in profile_runs(profile).items()}
