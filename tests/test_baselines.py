@@ -217,14 +217,26 @@ def test_comparison_rows_files_table_and_figures(runs, bench, tmp_path):
     assert "results/summary/" in (tmp_path / "fig11_specialisation.txt").read_text()
 
 
-def test_baselines_never_import_the_benchmark():
+def test_methods_never_import_the_benchmark():
     import ast
     from pathlib import Path
 
-    import nas.methods.baselines as mod
+    import nas.methods
 
-    tree = ast.parse(Path(mod.__file__).read_text())
-    top = [n for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))]
-    names = {a.name for n in top if isinstance(n, ast.Import) for a in n.names} | {
-        n.module for n in top if isinstance(n, ast.ImportFrom)}
-    assert not names & {"nas.spaces.nb201.benchmark", "nas.evaluation.evaluate"}
+    for path in Path(nas.methods.__file__).parent.glob("*.py"):
+        tree = ast.parse(path.read_text())
+        top = [n for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))]
+        names = {a.name for n in top if isinstance(n, ast.Import) for a in n.names} | {
+            n.module for n in top if isinstance(n, ast.ImportFrom)}
+        assert not names & {"nas.spaces.nb201.benchmark", "nas.evaluation.evaluate"}, path.name
+
+
+def test_registry_is_the_one_method_list():
+    from nas.evaluation import comparison
+    from nas.methods import registry
+    from nas.report import plots_baselines
+
+    assert list(registry.METHODS) == list(registry.METHOD_NAMES)
+    assert all(name == spec.name for name, spec in registry.METHODS.items())
+    assert comparison.METHOD_ORDER == plots_baselines.METHOD_ORDER == registry.REPORT_ORDER
+    assert registry.REPORT_ORDER[: len(registry.METHODS)] == registry.METHOD_NAMES

@@ -1,6 +1,6 @@
-"""The comparison of issue 6 (evaluation only): every method's budget answers scored on NAS-Bench-201.
+"""The comparison of the methods (evaluation only): every method's budget answers scored on NAS-Bench-201.
 
-For each method (``nas.methods.baselines.METHODS``), seed and shared device, the method answers the five
+For each method (``nas.methods.registry.METHODS``), seed and shared device, the method answers the five
 latency budgets of the device (10/25/50/75/100 % quantiles of its measured latency); the answers
 are scored with the benchmark's measured latency and trained accuracy. Outputs, all tidy:
 
@@ -13,7 +13,7 @@ are scored with the benchmark's measured latency and trained accuracy. Outputs, 
   (``device = "all"``): ``search_seconds_total`` -- the wall-clock of every run the method needs
   for the whole front on all devices -- or, for fbnet searched on a subset of (device, beta),
   ``search_seconds_total_extrapolated`` = seconds per run x devices x trade-offs (at least the
-  three of ``nas.methods.baselines.FBNET_BETAS``: a front of five budgets needs a sweep), with
+  three of ``nas.methods.fbnet.FBNET_BETAS``: a front of five budgets needs a sweep), with
   ``search_seconds_measured``, ``search_seconds_per_run``, ``search_runs``,
   ``search_runs_full_front``; random search reports ``evaluated_archs`` instead. Reference rows:
   ``oracle`` (best architecture within each budget), ``oracle-front`` (hypervolume of the whole
@@ -36,19 +36,20 @@ from typing import Iterable, Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
-from nas.methods import baselines
-from nas.methods.baselines import Answer, get_method, random_answers
+from nas.methods.base import Answer, arch_of_index, fixed_architecture, lam_sweep
+from nas.methods.fbnet import FBNET_BETAS, fbnet_tradeoff
+from nas.methods.random_search import random_answers
+from nas.methods.registry import METHODS, OURS, REPORT_ORDER, budget_answers, get_method
 from nas.spaces.nb201.benchmark import NB201Benchmark
 from nas.methods.derive import SearchRun
 from nas.costs.devices import SHARED_DEVICES
 from nas.evaluation.evaluate import LAM_EVAL_GRID
 from nas.results import SUMMARY_COLUMNS, write_rows
+from nas.stats import spearman
 from nas.search.run_io import finished_runs, load_json
 
-OURS = "darts-cc-hw"
-METHOD_ORDER = ("darts-cc-hw", "darts-cc", "darts", "fbnet", "random", "oracle", "oracle-front")
+METHOD_ORDER = REPORT_ORDER
 REF_ACC = 10.0  # hypervolume reference accuracy (%): a dead or untrained network
 # NAS-Bench-201 paper (Dong & Yang, ICLR 2020), Table 5, CIFAR-10 test accuracy (%), no latency budget
 PUBLISHED_NB201 = {"darts": 54.30, "gdas": 93.61, "rea": 93.92, "optimum": 94.37}
@@ -101,7 +102,7 @@ def collect_runs(runs_dirs: Iterable[str | Path], dataset: str | None = None) ->
     out = {}
     for (method, seed), runs in sorted(groups.items()):
         runs = sorted(runs, key=lambda r: r.run_dir.name)
-        one = method in baselines.METHODS and get_method(method).coverage == "all"
+        one = method in METHODS and get_method(method).coverage == "all"
         out[(method, seed)] = [max(runs, key=lambda r: len(r.tables))] if one else runs
     return out
 
@@ -128,7 +129,7 @@ def answer_searched(method: str, runs: list[SearchRun], bench: NB201Benchmark,
     """A searched method's answers to every device's budgets (devices it cannot answer are left out)."""
     res = MethodResult(method, runs[0].config.seed, group_id(method, runs), runs[0].config.dataset, runs)
     for device in devices:
-        items = baselines.budget_answers(method, runs, device, list(bench.budgets(device).values()))
+        items = budget_answers(method, runs, device, list(bench.budgets(device).values()))
         if items:
             res.answers[device] = items
     return res
@@ -165,7 +166,7 @@ def answer_all(cfg: ComparisonConfig, bench: NB201Benchmark) -> list[MethodResul
     """Every method's answers: searched methods from their runs, random search, the oracle."""
     groups = collect_runs(cfg.runs_dirs, cfg.dataset)
     results = [answer_searched(m, runs, bench, cfg.devices) for (m, _), runs in sorted(groups.items())
-               if m in baselines.METHODS and get_method(m).answer is not None]
+               if m in METHODS and get_method(m).answer is not None]
     ours = {r.seed: r for r in results if r.method == OURS}
     dataset = cfg.dataset or next((r.runs[0].config.dataset for r in results if r.runs), "cifar10")
     for seed in cfg.random_seeds or tuple(sorted(ours)) or (0,):
@@ -224,25 +225,21 @@ def score_answers(res: MethodResult, bench: NB201Benchmark) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=SUMMARY_COLUMNS["method_answers.csv"])
 
 
-def _spearman(x: Sequence[float], y: Sequence[float]) -> float:
-    return float(stats.spearmanr(x, y).statistic) if len(set(y)) > 1 and len(set(x)) > 1 else math.nan
-
-
 def tradeoff_rho(res: MethodResult, device: str, bench: NB201Benchmark) -> tuple[str, float] | None:
     """(metric, Spearman rho of measured latency vs the method's trade-off) on ``device``, if it has one."""
-    spec = baselines.METHODS.get(res.method)
+    spec = METHODS.get(res.method)
     if spec is None or spec.tradeoff is None or not res.runs:
         return None
     if spec.tradeoff == "lam_norm":
-        idx, _ = baselines.lam_sweep(res.runs[0], device, LAM_EVAL_GRID)
-        lat = [bench.measured_latency(baselines.arch_of_index(i), device) for i in idx]
-        return "spearman_lam_latency", _spearman(LAM_EVAL_GRID, lat)
+        idx, _ = lam_sweep(res.runs[0], device, LAM_EVAL_GRID)
+        lat = [bench.measured_latency(arch_of_index(i), device) for i in idx]
+        return "spearman_lam_latency", spearman(LAM_EVAL_GRID, lat)
     mine = [r for r in res.runs if r.config.devices == (device,)]
     if len(mine) < 2:
         return None
-    lat = [bench.measured_latency(baselines.arch_of_index(baselines.fixed_architecture(r, device)[0]), device)
+    lat = [bench.measured_latency(arch_of_index(fixed_architecture(r, device)[0]), device)
            for r in mine]
-    return "spearman_beta_latency", _spearman([baselines.fbnet_tradeoff(r) for r in mine], lat)
+    return "spearman_beta_latency", spearman([fbnet_tradeoff(r) for r in mine], lat)
 
 
 def device_metrics(res: MethodResult, scored: pd.DataFrame, bench: NB201Benchmark) -> list[dict]:
@@ -277,10 +274,10 @@ def cost_metrics(res: MethodResult, n_devices: int) -> list[dict]:
     if spec.coverage == "all":
         values.update(search_runs_full_front=1, search_seconds_total=float(sum(seconds)))
     else:
-        tradeoffs = sorted({baselines.fbnet_tradeoff(r) for r in res.runs})
-        done = {(r.config.devices, baselines.fbnet_tradeoff(r)) for r in res.runs}
+        tradeoffs = sorted({fbnet_tradeoff(r) for r in res.runs})
+        done = {(r.config.devices, fbnet_tradeoff(r)) for r in res.runs}
         # a front of five budgets needs a trade-off sweep: at least the default one (FBNET_BETAS)
-        full = n_devices * max(len(tradeoffs), len(baselines.FBNET_BETAS))
+        full = n_devices * max(len(tradeoffs), len(FBNET_BETAS))
         values["search_runs_full_front"] = full
         if len(done) >= full:
             values["search_seconds_total"] = float(sum(seconds))

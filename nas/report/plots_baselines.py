@@ -1,4 +1,4 @@
-"""Figures of the comparison (issue 6). Like ``nas.report.plots``: read ``results/summary`` files only, never
+"""Figures of the comparison of the methods. Like ``nas.report.plots``: read ``results/summary`` files only, never
 recompute a metric, save through :func:`nas.report.plots.save` (PDF, PNG and a caption naming the sources).
 """
 
@@ -9,10 +9,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from nas.methods.registry import REPORT_ORDER
 from nas.report.plots import MARKERS, plt, save, sns
 
 FIGURES = ("fig9_fronts_methods", "fig10_search_cost", "fig11_specialisation")
-METHOD_ORDER = ("darts-cc-hw", "darts-cc", "darts", "fbnet", "random", "oracle")
+METHOD_ORDER = REPORT_ORDER  # methods, then the reference rows (nas.methods.registry)
 
 
 def _ordered(methods) -> list[str]:
