@@ -23,6 +23,7 @@ from PIL import Image
 
 from nas.data import datasets as data, sources as data_sources
 from nas.data.datasets import DataError, DatasetSpec, Figures
+from nas.results import TMP_PREFIX, atomic_writer
 
 PREPARE = "python -m nas.data prepare"
 CLASSES = tuple(f"c{k}" for k in range(10))
@@ -35,7 +36,7 @@ def data_no_env_root(monkeypatch):
 
 
 def _temps(root: Path) -> list[Path]:
-    return [p for p in root.rglob("*") if p.name.startswith(data_sources.TMP_PREFIX)]
+    return [p for p in root.rglob("*") if p.name.startswith(TMP_PREFIX)]
 
 
 def _truth(shape, n_train=20, n_test=10, seed=0) -> dict[str, np.ndarray]:
@@ -290,10 +291,10 @@ def test_compact_json_round_trips():
     assert json.loads(text) == value and '"a": [1, 2.5, null]' in text
 
 
-def test_atomic_path_leaves_nothing_on_failure(tmp_path):
+def test_atomic_writer_leaves_nothing_on_failure(tmp_path):
     final = tmp_path / "out.bin"
-    with pytest.raises(RuntimeError), data_sources.atomic_path(final) as tmp:
-        tmp.write_bytes(b"half")
+    with pytest.raises(RuntimeError), atomic_writer(final, "wb") as handle:
+        handle.write(b"half")
         raise RuntimeError("interrupted")
     assert list(tmp_path.iterdir()) == []
 
@@ -303,7 +304,7 @@ def test_stale_temp_of_dead_process_is_removed(data_cifar_fixture):
     dead = subprocess.run(
         [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True
     )
-    stale = root / spec.name / f"{data_sources.TMP_PREFIX}{dead.stdout.strip()}-arrays.npz"
+    stale = root / spec.name / f"{TMP_PREFIX}{dead.stdout.strip()}-arrays.npz"
     stale.parent.mkdir(parents=True)
     stale.write_bytes(b"half")
     data.prepare(spec, root, sources=sources)

@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from nas.provenance import git_commit, provenance
 from nas.results import (
-    SUMMARY_COLUMNS, append_row, atomic_write_text, atomic_writer, git_commit, load_json, provenance,
-    read_rows, save_json, write_rows,
+    SUMMARY_COLUMNS, append_row, atomic_write_text, atomic_writer, load_json, read_rows, save_json, write_rows,
 )
 
 

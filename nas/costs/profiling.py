@@ -48,7 +48,8 @@ from nas.spaces.nb201.genotype import Genotype, all_op_indices, dead_mask, genot
 from nas.costs.latency import (RUNTIME_NAMES, Batch, Runtime, RuntimeUnavailable, TimingPlan, available_cores, get_runtime,
                          measure_many)
 from nas.ops import build_op
-from nas.results import load_json, provenance, repo_root, save_json, write_rows
+from nas.provenance import provenance
+from nas.results import load_json, repo_root, save_json, write_rows
 from nas.spaces.nb201.network import BENCHMARK_MACRO, DiscreteNet, MacroConfig
 
 log = logging.getLogger("nas.costs.profiling")

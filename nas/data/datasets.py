@@ -23,7 +23,7 @@ import torch
 from PIL import Image
 
 from nas.data import sources as src
-from nas.results import repo_root
+from nas.results import remove_stale_temps, repo_root
 from nas.data.sources import DataError, Figures, Source, SourceUnavailable, measure, verify
 
 log = logging.getLogger("nas.data.datasets")
@@ -161,7 +161,7 @@ def prepare(name: str | DatasetSpec, root: str | os.PathLike | None = None, sour
     """
     spec, root = get_spec(name), resolve_root(root)
     if (root / spec.name).is_dir():
-        src.remove_stale_temps(root / spec.name)
+        remove_stale_temps(root / spec.name)
     found = src.existing_copy(spec, root)
     if found is not None:
         return found

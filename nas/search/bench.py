@@ -35,7 +35,8 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from nas.results import SUMMARY_COLUMNS, atomic_writer, rss_peak_mb
+from nas.provenance import rss_peak_mb
+from nas.results import SUMMARY_COLUMNS, atomic_writer
 
 SPACES = ("nb201",)  # every search space the project has
 MODES = ("single-path", "mixed")
@@ -223,7 +224,7 @@ def peak_memory_mb(case: _Case, cfg: BenchConfig) -> float:
 def _device_name(torch_device: str) -> str:
     import torch
 
-    from nas.results import cpu_model
+    from nas.provenance import cpu_model
 
     if torch_device.startswith("cuda"):
         return torch.cuda.get_device_name(torch.device(torch_device))

@@ -15,7 +15,8 @@ from pathlib import Path
 import torch
 
 from nas.costs.table import CostTable
-from nas.results import atomic_writer, load_json, provenance, rss_peak_mb, save_json, write_rows
+from nas.provenance import provenance, rss_peak_mb
+from nas.results import atomic_writer, load_json, save_json, write_rows
 
 CHECKPOINT = "checkpoint.ckpt"
 # config fields that say where and how fast a run executes, not what it computes: a run resumed or
