@@ -88,7 +88,8 @@ def cmd_profile(args) -> int:
     """Profile one runtime of this machine (isolated-op and regression LUTs, validation)."""
     import logging
 
-    from nas.costs.profiling import ProfileConfig, run_profile
+    from nas.costs.profile_config import ProfileConfig
+    from nas.costs.profiling import run_profile
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     given = {k: v for k, v in (("n_fit", args.n_fit), ("n_test", args.n_test), ("runs", args.runs),

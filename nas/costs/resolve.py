@@ -69,7 +69,7 @@ def build_table(name: str, *, n_fit: int = 300, seed: int = 0) -> CostTable:
     if name.endswith(".csv") or Path(name).is_file():
         return table_from_csv(name)
     if name.startswith("local-"):
-        from nas.costs.profiling import local_table  # deferred: profiling imports torch-heavy measurement code
+        from nas.costs.profiles import local_table  # deferred: profiles import torch-heavy measurement code
 
         try:
             return local_table(name)

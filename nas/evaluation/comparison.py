@@ -47,7 +47,7 @@ from nas.costs.devices import SHARED_DEVICES
 from nas.evaluation.evaluate import LAM_EVAL_GRID
 from nas.results import SUMMARY_COLUMNS, write_rows
 from nas.stats import spearman
-from nas.search.run_io import finished_runs, load_json
+from nas.search.run_io import finished_runs, load_run_info
 
 METHOD_ORDER = REPORT_ORDER
 REF_ACC = 10.0  # hypervolume reference accuracy (%): a dead or untrained network
@@ -117,7 +117,7 @@ def group_id(method: str, runs: Sequence[SearchRun]) -> str:
 
 def search_seconds(run: SearchRun) -> float:
     """Wall-clock of a finished search (``run.json``)."""
-    return float(load_json(run.run_dir / "run.json")["search_seconds"])
+    return float(load_run_info(run.run_dir)["search_seconds"])
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -127,7 +127,9 @@ def evaluate_local(run_dir: str | Path, profile_dir: str | Path, bench: NB201Ben
     architecture within each budget over the whole space, which has no measured latency here; it
     is reported against the lookup table's prediction (metric ``mean_regret_vs_lut_oracle``).
     """
-    from nas.costs.profiling import measure_architectures, read_profile, table_name
+    from nas.costs.profile_config import table_name
+    from nas.costs.profile_measure import measure_architectures
+    from nas.costs.profiles import read_profile
 
     run, bench = SearchRun.load(run_dir), bench or NB201Benchmark.load()
     profile = read_profile(profile_dir)

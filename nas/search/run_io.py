@@ -9,14 +9,13 @@ temporary name and renamed, so a kill at any moment leaves the previous version 
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import torch
 
 from nas.costs.table import CostTable
 from nas.provenance import provenance, rss_peak_mb
-from nas.results import atomic_writer, load_json, save_json, write_rows
+from nas.results import atomic_writer, load_json, read_rows, save_json, write_rows
 
 CHECKPOINT = "checkpoint.ckpt"
 # config fields that say where and how fast a run executes, not what it computes: a run resumed or
@@ -55,6 +54,21 @@ def save_tables(out: Path, tables: list[CostTable]) -> None:
 
 def load_tables(run_dir: Path) -> list[CostTable]:
     return [CostTable.from_dict(d) for d in load_json(Path(run_dir) / "devices.json")["devices"]]
+
+
+def load_config(run_dir: Path) -> dict:
+    """The run's ``config.json`` (SearchConfig fields) as a dict."""
+    return load_json(Path(run_dir) / "config.json")
+
+
+def load_run_info(run_dir: Path) -> dict:
+    """The finished run's ``run.json`` (run summary, search seconds, provenance)."""
+    return load_json(Path(run_dir) / "run.json")
+
+
+def load_history(run_dir: Path):
+    """The run's ``history.csv`` (one row per epoch) as a ``pandas.DataFrame``."""
+    return read_rows(Path(run_dir) / "history.csv")
 
 
 def save_checkpoint(out: Path, st) -> None:
@@ -99,7 +113,7 @@ def finish_run(out: Path, config: dict, st) -> None:
 
 def is_finished(run_dir: Path) -> bool:
     p = Path(run_dir) / "run.json"
-    return p.exists() and (Path(run_dir) / HYPERNET).exists() and bool(json.loads(p.read_text()).get("finished"))
+    return p.exists() and (Path(run_dir) / HYPERNET).exists() and bool(load_run_info(run_dir).get("finished"))
 
 
 def require_finished(run_dir: Path) -> None:
@@ -114,7 +128,7 @@ def require_finished(run_dir: Path) -> None:
 
 def run_record(run_dir: Path, root: Path | None = None) -> dict:
     """The ``runs.csv`` row of a finished run (path relative to ``root`` when given)."""
-    info = load_json(Path(run_dir) / "run.json")
+    info = load_run_info(run_dir)
     path = Path(run_dir)
     if root is not None:
         path = path.resolve().relative_to(Path(root).resolve())
