@@ -167,7 +167,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def known_errors() -> tuple[type[BaseException], ...]:
-    from nas.data.sources import DataError
+    from nas.data.common import DataError
     from nas.methods.derive import DeriveError
     from nas.costs.devices import DeviceError
     from nas.search.run_io import RunError

@@ -415,7 +415,7 @@ def verification_rows(arrays_by_name: Mapping) -> list[dict]:
     """Summarise each dataset split: count, shape, class balance, first labels, per-channel mean/std."""
     import numpy as np
 
-    from nas.data.sources import pixel_stats
+    from nas.data.verify import pixel_stats
 
     rows = []
     for name, arrays in arrays_by_name.items():

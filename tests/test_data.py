@@ -22,7 +22,9 @@ import pytest
 from PIL import Image
 
 from nas.data import datasets as data, sources as data_sources
+from nas.data.common import SPLIT_KEYS, SourceUnavailable
 from nas.data.datasets import DataError, DatasetSpec, Figures
+from nas.data.store import compact_json
 from nas.results import TMP_PREFIX, atomic_writer
 
 PREPARE = "python -m nas.data prepare"
@@ -67,7 +69,7 @@ def _figures(truth, md5=None, distinct=None) -> Figures:
 
 
 def _idx_content(array: np.ndarray) -> bytes:
-    """IDX bytes written by hand (independent of nas.data.sources.idx_bytes)."""
+    """IDX bytes written by hand (independent of nas.data.formats.idx_bytes)."""
     array = array[..., 0] if array.ndim == 4 else array
     magic = b"\x00\x00\x08" + bytes([array.ndim])
     return magic + b"".join(int(d).to_bytes(4, "big") for d in array.shape) + array.tobytes()
@@ -80,7 +82,7 @@ def data_idx_fixture(tmp_path):
     folder = tmp_path / "debian"
     folder.mkdir()
     md5 = []
-    for key, file_name in zip(data_sources.SPLIT_KEYS, data.FASHION_IDX, strict=True):
+    for key, file_name in zip(SPLIT_KEYS, data.FASHION_IDX, strict=True):
         content = _idx_content(truth[key].astype(np.uint8))
         (folder / f"{file_name}.gz").write_bytes(gzip.compress(content))
         md5.append((file_name, hashlib.md5(content).hexdigest()))
@@ -276,7 +278,7 @@ def test_pixel_stat_tolerance(data_cifar_fixture):
 
 def test_all_sources_unavailable(tmp_path):
     def offline(spec, root):
-        raise data_sources.SourceUnavailable("no network here")
+        raise SourceUnavailable("no network here")
 
     with pytest.raises(DataError) as exc_info:
         data.prepare("cifar10", tmp_path, sources=[("first", offline), ("second", offline)])
@@ -287,7 +289,7 @@ def test_all_sources_unavailable(tmp_path):
 
 def test_compact_json_round_trips():
     value = {"a": [1, 2.5, None], "b": [["x", "y[ ]"], []], "c": {"d": "[1, 2]"}}
-    text = data_sources.compact_json(value)
+    text = compact_json(value)
     assert json.loads(text) == value and '"a": [1, 2.5, null]' in text
 
 

