@@ -11,8 +11,10 @@ from nas.methods import baselines
 from nas.methods.baselines import (METHODS, build_config, cli_command, descriptor_table, method_configs, random_answers,
                            tradeoff_budget_answers)
 from nas.cli import _overrides, build_parser
-from nas.evaluation.comparison import (ComparisonConfig, answer_searched, build_comparison, comparison_table,
-                            device_metrics, hypervolume, score_answers, specialisation, write_comparison)
+from nas.evaluation.answers import answer_searched
+from nas.evaluation.comparison import ComparisonConfig, build_comparison, write_comparison
+from nas.evaluation.comparison_table import comparison_table
+from nas.evaluation.scores import device_metrics, hypervolume, score_answers, specialisation
 from nas.methods.derive import LAM_GRID, SearchRun, cheapest_live, derive_budgets, most_probable_live
 from nas.spaces.nb201.genotype import Genotype
 from nas.results import SUMMARY_COLUMNS
@@ -111,7 +113,7 @@ def test_ours_answers_equal_derive_budgets(runs):
 
 def test_trade_off_rho_agrees_with_the_derivation_stage(runs, bench):
     """The comparison's Spearman rho of ours is stage 04's (the same lam sweep, the same measured latency)."""
-    from nas.evaluation.comparison import tradeoff_rho
+    from nas.evaluation.scores import tradeoff_rho
     from nas.evaluation.evaluate import evaluate_device
 
     res = answer_searched("darts-cc-hw", [SearchRun.load(runs["ours"])], bench, DEVICES)
@@ -232,11 +234,11 @@ def test_methods_never_import_the_benchmark():
 
 
 def test_registry_is_the_one_method_list():
-    from nas.evaluation import comparison
+    from nas.evaluation import comparison_table
     from nas.methods import registry
     from nas.report import plots_baselines
 
     assert list(registry.METHODS) == list(registry.METHOD_NAMES)
     assert all(name == spec.name for name, spec in registry.METHODS.items())
-    assert comparison.METHOD_ORDER == plots_baselines.METHOD_ORDER == registry.REPORT_ORDER
+    assert comparison_table.METHOD_ORDER == plots_baselines.METHOD_ORDER == registry.REPORT_ORDER
     assert registry.REPORT_ORDER[: len(registry.METHODS)] == registry.METHOD_NAMES
