@@ -15,10 +15,8 @@ from nas.cli import EXIT_USAGE, main
 from nas.costs.table import FITTED_OPS, CostTable
 from nas.costs.devices import DeviceError
 from nas.spaces.nb201.genotype import Genotype
-from nas.costs.latency import (
-    RUNTIMES, ExportFailed, Measurement, RuntimeUnavailable, TimingPlan, get_runtime, interleaved_schedule,
-    measure_latency, measure_many,
-)
+from nas.costs.latency import Measurement, TimingPlan, interleaved_schedule, measure_latency, measure_many
+from nas.costs.runtimes import RUNTIMES, ExportFailed, RuntimeUnavailable, get_runtime
 from nas.costs.profile_config import MEASUREMENT_COLUMNS, ProfileConfig, ProfileError, sample_architectures
 from nas.costs.profiles import latency_validation_rows
 from nas.costs.profiling import isolated_table, run_profile, validation_stats

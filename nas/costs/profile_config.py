@@ -11,7 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
-from nas.costs.latency import Runtime, TimingPlan, get_runtime
+from nas.costs.latency import TimingPlan
+from nas.costs.runtimes import Runtime, get_runtime
 from nas.costs.table import CostTable
 from nas.spaces.nb201.genotype import all_op_indices, dead_mask, genotype_from_indices
 from nas.spaces.nb201.network import MacroConfig
@@ -36,7 +37,7 @@ class ProfileConfig:
     """One profile of one runtime on the NB201 space.
 
     Attributes:
-        runtime: one of ``nas.costs.latency.RUNTIME_NAMES``.
+        runtime: one of ``nas.costs.runtimes.RUNTIME_NAMES``.
         space: search space (only ``nb201``).
         n_fit: random live architectures measured end to end to fit the regression LUT.
         n_test: further held-out architectures measured end to end to validate both LUTs.

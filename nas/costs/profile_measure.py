@@ -16,7 +16,8 @@ import pandas as pd
 import torch
 from torch import nn
 
-from nas.costs.latency import Batch, Runtime, TimingPlan, get_runtime, measure_many
+from nas.costs.latency import Batch, TimingPlan, measure_many
+from nas.costs.runtimes import Runtime, get_runtime
 from nas.costs.profile_config import (ISOLATED_COLUMNS, MEASUREMENT_COLUMNS, ProfileConfig, ProfileError,
                                       sample_architectures)
 from nas.costs.table import FITTED_OPS
@@ -235,7 +236,7 @@ def measure_architectures(archs: Iterable[str], runtime: str = "torch-cpu-1t", *
 
     Args:
         archs: NB201 genotype strings (duplicates are measured once).
-        runtime: a name of ``nas.costs.latency.RUNTIMES``.
+        runtime: a name of ``nas.costs.runtimes.RUNTIMES``.
         macro, resolution, batch: the network and input that are timed.
         plan: runs, warm-up, rounds, seed (interleaved across the architectures).
         cache: optional CSV (columns of ``measurements.csv``, split ``derived``); architectures in

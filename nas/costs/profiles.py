@@ -11,7 +11,7 @@ from typing import Iterable
 import numpy as np
 import pandas as pd
 
-from nas.costs.latency import RUNTIME_NAMES
+from nas.costs.runtimes import RUNTIME_NAMES
 from nas.costs.profile_config import LUT_KINDS, MEASUREMENT_COLUMNS, VALIDATION_COLUMNS, ProfileError, table_name
 from nas.costs.profile_measure import _read_csv, aggregate_passes
 from nas.costs.profiling import validation_stats

@@ -38,7 +38,7 @@ from typing import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from nas.costs.latency import Runtime, available_cores
+from nas.costs.runtimes import Runtime, available_cores
 from nas.costs.profile_config import (LUT_KINDS, MEASUREMENT_COLUMNS, VALIDATION_COLUMNS, ProfileConfig, ProfileError,
                                       ProfileResult, table_name)
 from nas.costs.profile_measure import (_check_resume, _noise_report, _read_csv, measure_end_to_end, measure_isolated,
