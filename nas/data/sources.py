@@ -27,7 +27,7 @@ from nas.data.common import DataError, Fetched, Source, SourceUnavailable, one_l
 from nas.data.formats import arrays_from_cifar_tarball, arrays_from_idx_dir
 
 if TYPE_CHECKING:
-    from nas.data.datasets import DatasetSpec
+    from nas.data.specs import DatasetSpec
 
 log = logging.getLogger("nas.data.datasets")
 

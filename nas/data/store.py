@@ -26,7 +26,7 @@ from nas.data.formats import write_idx_layout
 from nas.data.verify import Figures, shape_problems, verify
 
 if TYPE_CHECKING:
-    from nas.data.datasets import DatasetSpec
+    from nas.data.specs import DatasetSpec
 
 log = logging.getLogger("nas.data.datasets")
 

@@ -16,7 +16,7 @@ from nas.data.common import SPLIT_KEYS, DataError, redo_hint
 from nas.data.formats import idx_bytes
 
 if TYPE_CHECKING:
-    from nas.data.datasets import DatasetSpec
+    from nas.data.specs import DatasetSpec
 
 
 BAR_MIN = 10_000  # progress bars only for arrays with at least this many images
