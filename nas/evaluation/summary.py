@@ -26,7 +26,7 @@ from nas.spaces.nb201.genotype import EDGES
 from nas.ops import NB201_PRIMITIVES
 from nas.costs.profiles import profile_dirs
 from nas.results import SUMMARY_COLUMNS, repo_root, write_rows
-from nas.search.run_io import finished_runs, load_history, load_tables, run_record
+from nas.search.run_io import finished_runs, load_history, load_tables, run_record, unseen_csv
 
 
 @dataclass(frozen=True)
@@ -48,7 +48,7 @@ def _unseen(run_dir: Path, cfg: SummaryConfig, bench: NB201Benchmark):
     for device in (d for d in SHARED_DEVICES if d not in trained):
         for tag, kwargs in ((f"{cfg.unseen_n}random", dict(n=cfg.unseen_n, seed=cfg.unseen_seed)),
                             ("modnas10", dict(indices=cfg.reference_indices))):
-            csv = measurement_csv(bench, device, run_dir / "unseen" / f"{device}_{tag}.csv", **kwargs)
+            csv = measurement_csv(bench, device, unseen_csv(run_dir, device, tag), **kwargs)
             frames.append(evaluate_unseen(run_dir, device, csv, bench))
     return frames
 

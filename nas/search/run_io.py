@@ -3,7 +3,8 @@
 A run folder holds ``config.json`` (the SearchConfig), ``devices.json`` (cost tables trained on),
 ``history.csv`` (one row per epoch), ``checkpoint.ckpt`` (supernet, hypernetwork, optimizers,
 generator state, epoch, history; never committed), and once finished ``hypernet.pt`` (generator
-state dict, a few KB) and ``run.json`` (run summary and provenance). Every file is written to a
+state dict, a few KB) and ``run.json`` (run summary and provenance); evaluation adds
+``unseen/<device>_<tag>.csv`` (measurements describing a device the run did not train on). Every file is written to a
 temporary name and renamed, so a kill at any moment leaves the previous version intact.
 """
 
@@ -69,6 +70,12 @@ def load_run_info(run_dir: Path) -> dict:
 def load_history(run_dir: Path):
     """The run's ``history.csv`` (one row per epoch) as a ``pandas.DataFrame``."""
     return read_rows(Path(run_dir) / "history.csv")
+
+
+def unseen_csv(run_dir: Path, device: str, tag: str) -> Path:
+    """Path of the measurement CSV that describes ``device`` (not trained on) to the run, by ``tag``:
+    ``<run>/unseen/<device>_<tag>.csv``."""
+    return Path(run_dir) / "unseen" / f"{device}_{tag}.csv"
 
 
 def save_checkpoint(out: Path, st) -> None:
