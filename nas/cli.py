@@ -69,7 +69,8 @@ def cmd_profile(args) -> int:
     """Profile one runtime of this machine (isolated-op and regression LUTs, validation)."""
     import logging
 
-    from nas.costs.profiling import ProfileConfig, run_profile
+    from nas.costs.profile_config import ProfileConfig
+    from nas.costs.profiling import run_profile
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     given = {k: v for k, v in (("n_fit", args.n_fit), ("n_test", args.n_test), ("runs", args.runs),
@@ -147,7 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def known_errors() -> tuple[type[BaseException], ...]:
-    from nas.data.sources import DataError
+    from nas.data.common import DataError
     from nas.methods.derive import DeriveError
     from nas.costs.devices import DeviceError
     from nas.search.run_io import RunError

@@ -1,13 +1,14 @@
-"""Results as tidy files with provenance: atomic JSON/CSV writers, readers and declared columns.
+"""Results as tidy files: atomic writers, JSON/CSV readers and writers, declared columns.
 
 Every file the paper depends on is written here, so three rules hold everywhere:
 
-* writes are atomic (a temporary file beside the target, then ``os.replace``): a crash or an
-  exception never leaves a half-written file, and the previous version stays intact;
+* writes are atomic (a temporary file ``.tmp-<pid>-...`` beside the target, then ``os.replace``):
+  a crash or an exception never leaves a half-written file, and the previous version stays intact;
+  a temporary file left by a killed process is removed by :func:`remove_stale_temps`;
 * CSV files have a stable, declared column order (``SUMMARY_COLUMNS`` for ``results/summary``);
-* run records carry :func:`provenance` (git commit, versions, machine, config).
+* run records carry provenance (``nas.provenance``: git commit, versions, machine, config).
 
-Heavy imports (torch, pandas) happen inside the functions that need them; importing this module
+Heavy imports (pandas) happen inside the functions that need them; importing this module
 touches nothing.
 """
 
@@ -17,16 +18,17 @@ import contextlib
 import csv
 import dataclasses
 import json
+import logging
 import os
-import platform
-import socket
-import subprocess
+import shutil
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
-from datetime import datetime, timezone
-from importlib import metadata
 from pathlib import Path
 from typing import IO, Any
+
+log = logging.getLogger("nas.results")
+
+TMP_PREFIX = ".tmp-"  # temporary files: .tmp-<pid>-<random>-<name>
 
 # Column lists of every results/summary/*.csv (one row per record, units in the column names).
 SUMMARY_COLUMNS: dict[str, tuple[str, ...]] = {
@@ -87,117 +89,6 @@ def repo_root() -> Path:
     return Path(__file__).resolve().parents[1]
 
 
-def _git(*args: str) -> str | None:
-    """Run ``git args`` in the repository; return stripped stdout, or None if git fails."""
-    try:
-        proc = subprocess.run(
-            ["git", *args], cwd=repo_root(), capture_output=True, text=True, timeout=20, check=False
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return proc.stdout.strip() if proc.returncode == 0 else None
-
-
-def git_commit() -> str | None:
-    """Return the short commit of the checkout, with ``-dirty`` if tracked files changed.
-
-    Returns:
-        e.g. ``"3f2a9c1"`` or ``"3f2a9c1-dirty"``; None outside a git checkout or before the
-        first commit.
-    """
-    sha = _git("rev-parse", "--short", "HEAD")
-    if not sha:
-        return None
-    dirty = _git("status", "--porcelain", "--untracked-files=no")
-    return f"{sha}-dirty" if dirty else sha
-
-
-def _package_version(name: str) -> str | None:
-    """Return the installed version of distribution ``name``, or None."""
-    try:
-        return metadata.version(name)
-    except metadata.PackageNotFoundError:
-        return None
-
-
-def cpu_model() -> str | None:
-    """Return the CPU model name from ``/proc/cpuinfo`` (Linux), else ``platform.processor()``."""
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        for line in cpuinfo.read_text(errors="replace").splitlines():
-            if line.lower().startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return platform.processor() or None
-
-
-def config_dict(config: Any) -> dict | None:
-    """Return ``config`` (a dataclass instance, a mapping or None) as a plain dict."""
-    if config is None:
-        return None
-    if dataclasses.is_dataclass(config) and not isinstance(config, type):
-        return dataclasses.asdict(config)
-    if isinstance(config, Mapping):
-        return dict(config)
-    raise TypeError(f"config must be a dataclass instance, a mapping or None, not {type(config).__name__}")
-
-
-def rss_peak_mb() -> float:
-    """Peak resident memory of this process in MB (VmHWM; ru_maxrss where /proc is absent).
-
-    VmHWM belongs to the process's own address space, whereas ru_maxrss of a freshly spawned
-    process may still report its parent's peak at the fork.
-    """
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024.0
-    except OSError:
-        pass
-    import resource
-
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-
-
-def reset_rss_peak() -> bool:
-    """Restart the peak-RSS count of this process (Linux ``clear_refs`` 5); returns whether it could."""
-    try:
-        Path("/proc/self/clear_refs").write_text("5")
-        return True
-    except OSError:
-        return False
-
-
-def provenance(config: Any = None) -> dict:
-    """Describe how and where a result was produced.
-
-    Args:
-        config: the stage's frozen config dataclass (or a dict); stored under ``"config"``.
-
-    Returns:
-        dict with ``git_commit``, ``timestamp_utc``, ``python``, ``torch``, ``torchvision``,
-        ``numpy``, ``host``, ``platform``, ``cpu_model``, ``cpu_count``, ``torch_threads``,
-        ``cuda_device`` (None without CUDA) and ``config``.
-    """
-    import torch  # deferred: importing nas.results stays cheap
-
-    cuda = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
-    return {
-        "git_commit": git_commit(),
-        "timestamp_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "torchvision": _package_version("torchvision"),
-        "numpy": _package_version("numpy"),
-        "host": socket.gethostname(),
-        "platform": platform.platform(),
-        "cpu_model": cpu_model(),
-        "cpu_count": os.cpu_count(),
-        "torch_threads": torch.get_num_threads(),
-        "cuda_device": cuda,
-        "config": config_dict(config),
-    }
-
-
 @contextlib.contextmanager
 def atomic_writer(path: str | os.PathLike, mode: str = "w", newline: str | None = None) -> Iterator[IO]:
     """Open a temporary file beside ``path``; move it onto ``path`` only if the block succeeds.
@@ -212,7 +103,7 @@ def atomic_writer(path: str | os.PathLike, mode: str = "w", newline: str | None 
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
+    tmp = path.with_name(f"{TMP_PREFIX}{os.getpid()}-{uuid.uuid4().hex[:8]}-{path.name}")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
         encoding = None if "b" in mode else "utf-8"
@@ -224,6 +115,25 @@ def atomic_writer(path: str | os.PathLike, mode: str = "w", newline: str | None 
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def remove_stale_temps(folder: str | os.PathLike) -> None:
+    """Delete temporary files (or folders) in ``folder`` left by processes that died mid-write."""
+    for tmp in Path(folder).glob(f"{TMP_PREFIX}*"):
+        pid = tmp.name[len(TMP_PREFIX) :].split("-", 1)[0]
+        if pid.isdigit() and not _pid_alive(int(pid)):
+            log.info("removing stale temporary file %s", tmp)
+            shutil.rmtree(tmp) if tmp.is_dir() else tmp.unlink(missing_ok=True)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    return True
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> Path:

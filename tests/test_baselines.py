@@ -7,13 +7,18 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from nas.methods import baselines
-from nas.methods.baselines import (METHODS, build_config, descriptor_table, random_answers,
-                           tradeoff_budget_answers)
+from nas.methods import registry
+from nas.methods.base import descriptor_table, fixed_architecture
+from nas.methods.fbnet import fbnet_tradeoff
+from nas.methods.ours import tradeoff_budget_answers
+from nas.methods.random_search import random_answers
+from nas.methods.registry import METHODS, build_config
 from nas.stages.baselines import cli_command, method_configs, run_configs
 from nas.cli import _overrides, build_parser
-from nas.evaluation.comparison import (ComparisonConfig, answer_searched, build_comparison, comparison_table,
-                            device_metrics, hypervolume, score_answers, specialisation, write_comparison)
+from nas.evaluation.answers import answer_searched
+from nas.evaluation.comparison import ComparisonConfig, build_comparison, write_comparison
+from nas.evaluation.comparison_table import comparison_table
+from nas.evaluation.scores import device_metrics, hypervolume, score_answers, specialisation
 from nas.methods.derive import LAM_GRID, SearchRun, cheapest_live, derive_budgets, most_probable_live
 from nas.spaces.nb201.genotype import Genotype
 from nas.results import SUMMARY_COLUMNS
@@ -112,7 +117,7 @@ def test_ours_answers_equal_derive_budgets(runs):
 
 def test_trade_off_rho_agrees_with_the_derivation_stage(runs, bench):
     """The comparison's Spearman rho of ours is stage 04's (the same lam sweep, the same measured latency)."""
-    from nas.evaluation.comparison import tradeoff_rho
+    from nas.evaluation.scores import tradeoff_rho
     from nas.evaluation.evaluate import evaluate_device
 
     res = answer_searched("darts-cc-hw", [SearchRun.load(runs["ours"])], bench, DEVICES)
@@ -126,16 +131,16 @@ def test_trade_off_rho_agrees_with_the_derivation_stage(runs, bench):
 
 def test_darts_returns_one_architecture_for_every_budget(runs):
     run = SearchRun.load(runs["darts"])
-    answers = baselines.budget_answers("darts", [run], "raspi4", [1.0, 10.0, 1e9])
+    answers = registry.budget_answers("darts", [run], "raspi4", [1.0, 10.0, 1e9])
     assert len({a.arch for a in answers}) == 1 and answers[0].tradeoff is None
 
 
 def test_fbnet_answers_come_from_the_device_runs(runs):
     fb = [SearchRun.load(d) for k, d in runs.items() if k.startswith("fbnet")]
-    assert sorted(baselines.fbnet_tradeoff(r) for r in fb) == [0.3, 1.2]
-    assert baselines.budget_answers("fbnet", fb, "eyeriss", [5.0]) == []  # not searched for eyeriss
-    archs = {baselines.fbnet_tradeoff(r): baselines.fixed_architecture(r, "raspi4") for r in fb}
-    answers = baselines.budget_answers("fbnet", fb, "raspi4", [1e9, 0.0])
+    assert sorted(fbnet_tradeoff(r) for r in fb) == [0.3, 1.2]
+    assert registry.budget_answers("fbnet", fb, "eyeriss", [5.0]) == []  # not searched for eyeriss
+    archs = {fbnet_tradeoff(r): fixed_architecture(r, "raspi4") for r in fb}
+    answers = registry.budget_answers("fbnet", fb, "raspi4", [1e9, 0.0])
     assert answers[0].tradeoff == 0.3 and answers[0].pred_latency_ms == archs[0.3][1]  # least pressure fits
     assert answers[1].tradeoff == 1.2 and not Genotype.from_str(answers[1].arch).is_dead()  # nothing fits: cheapest
 
@@ -218,14 +223,26 @@ def test_comparison_rows_files_table_and_figures(runs, bench, tmp_path):
     assert "results/summary/" in (tmp_path / "fig11_specialisation.txt").read_text()
 
 
-def test_baselines_never_import_the_benchmark():
+def test_methods_never_import_the_benchmark():
     import ast
     from pathlib import Path
 
-    import nas.methods.baselines as mod
+    import nas.methods
 
-    tree = ast.parse(Path(mod.__file__).read_text())
-    top = [n for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))]
-    names = {a.name for n in top if isinstance(n, ast.Import) for a in n.names} | {
-        n.module for n in top if isinstance(n, ast.ImportFrom)}
-    assert not names & {"nas.spaces.nb201.benchmark", "nas.evaluation.evaluate"}
+    for path in Path(nas.methods.__file__).parent.glob("*.py"):
+        tree = ast.parse(path.read_text())
+        top = [n for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))]
+        names = {a.name for n in top if isinstance(n, ast.Import) for a in n.names} | {
+            n.module for n in top if isinstance(n, ast.ImportFrom)}
+        assert not names & {"nas.spaces.nb201.benchmark", "nas.evaluation.evaluate"}, path.name
+
+
+def test_registry_is_the_one_method_list():
+    from nas.evaluation import comparison_table
+    from nas.methods import registry
+    from nas.report import plots_baselines
+
+    assert list(registry.METHODS) == list(registry.METHOD_NAMES)
+    assert all(name == spec.name for name, spec in registry.METHODS.items())
+    assert comparison_table.METHOD_ORDER == plots_baselines.METHOD_ORDER == registry.REPORT_ORDER
+    assert registry.REPORT_ORDER[: len(registry.METHODS)] == registry.METHOD_NAMES

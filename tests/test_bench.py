@@ -8,7 +8,8 @@ import pandas as pd
 import pytest
 
 from nas.search.bench import BenchConfig, bench_search_step, write_performance
-from nas.results import SUMMARY_COLUMNS, rss_peak_mb
+from nas.provenance import rss_peak_mb
+from nas.results import SUMMARY_COLUMNS
 
 COLUMNS = SUMMARY_COLUMNS["performance.csv"]
 

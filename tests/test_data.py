@@ -22,7 +22,11 @@ import pytest
 from PIL import Image
 
 from nas.data import datasets as data, sources as data_sources
-from nas.data.datasets import DataError, DatasetSpec, Figures
+from nas.data.common import SPLIT_KEYS, SourceUnavailable
+from nas.data.datasets import DataError, Figures
+from nas.data.specs import FASHION_IDX, DatasetSpec
+from nas.data.store import compact_json
+from nas.results import TMP_PREFIX, atomic_writer
 
 PREPARE = "python -m nas.data prepare"
 CLASSES = tuple(f"c{k}" for k in range(10))
@@ -35,7 +39,7 @@ def data_no_env_root(monkeypatch):
 
 
 def _temps(root: Path) -> list[Path]:
-    return [p for p in root.rglob("*") if p.name.startswith(data_sources.TMP_PREFIX)]
+    return [p for p in root.rglob("*") if p.name.startswith(TMP_PREFIX)]
 
 
 def _truth(shape, n_train=20, n_test=10, seed=0) -> dict[str, np.ndarray]:
@@ -66,7 +70,7 @@ def _figures(truth, md5=None, distinct=None) -> Figures:
 
 
 def _idx_content(array: np.ndarray) -> bytes:
-    """IDX bytes written by hand (independent of nas.data.sources.idx_bytes)."""
+    """IDX bytes written by hand (independent of nas.data.formats.idx_bytes)."""
     array = array[..., 0] if array.ndim == 4 else array
     magic = b"\x00\x00\x08" + bytes([array.ndim])
     return magic + b"".join(int(d).to_bytes(4, "big") for d in array.shape) + array.tobytes()
@@ -79,13 +83,13 @@ def data_idx_fixture(tmp_path):
     folder = tmp_path / "debian"
     folder.mkdir()
     md5 = []
-    for key, file_name in zip(data_sources.SPLIT_KEYS, data.FASHION_IDX, strict=True):
+    for key, file_name in zip(SPLIT_KEYS, FASHION_IDX, strict=True):
         content = _idx_content(truth[key].astype(np.uint8))
         (folder / f"{file_name}.gz").write_bytes(gzip.compress(content))
         md5.append((file_name, hashlib.md5(content).hexdigest()))
     spec = DatasetSpec(
         name="tiny-fashion", image_shape=(28, 28, 1), classes=CLASSES, mean=(0.5,), std=(0.29,),
-        expected=_figures(truth, md5=tuple(md5)), stat_tol=1e-9, idx_files=data.FASHION_IDX,
+        expected=_figures(truth, md5=tuple(md5)), stat_tol=1e-9, idx_files=FASHION_IDX,
         torchvision_class="FashionMNIST",
     )  # fmt: skip
     sources = [("fixture IDX folder", data_sources.idx_source(folder, package=None))]
@@ -275,7 +279,7 @@ def test_pixel_stat_tolerance(data_cifar_fixture):
 
 def test_all_sources_unavailable(tmp_path):
     def offline(spec, root):
-        raise data_sources.SourceUnavailable("no network here")
+        raise SourceUnavailable("no network here")
 
     with pytest.raises(DataError) as exc_info:
         data.prepare("cifar10", tmp_path, sources=[("first", offline), ("second", offline)])
@@ -286,14 +290,14 @@ def test_all_sources_unavailable(tmp_path):
 
 def test_compact_json_round_trips():
     value = {"a": [1, 2.5, None], "b": [["x", "y[ ]"], []], "c": {"d": "[1, 2]"}}
-    text = data_sources.compact_json(value)
+    text = compact_json(value)
     assert json.loads(text) == value and '"a": [1, 2.5, null]' in text
 
 
-def test_atomic_path_leaves_nothing_on_failure(tmp_path):
+def test_atomic_writer_leaves_nothing_on_failure(tmp_path):
     final = tmp_path / "out.bin"
-    with pytest.raises(RuntimeError), data_sources.atomic_path(final) as tmp:
-        tmp.write_bytes(b"half")
+    with pytest.raises(RuntimeError), atomic_writer(final, "wb") as handle:
+        handle.write(b"half")
         raise RuntimeError("interrupted")
     assert list(tmp_path.iterdir()) == []
 
@@ -303,7 +307,7 @@ def test_stale_temp_of_dead_process_is_removed(data_cifar_fixture):
     dead = subprocess.run(
         [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True
     )
-    stale = root / spec.name / f"{data_sources.TMP_PREFIX}{dead.stdout.strip()}-arrays.npz"
+    stale = root / spec.name / f"{TMP_PREFIX}{dead.stdout.strip()}-arrays.npz"
     stale.parent.mkdir(parents=True)
     stale.write_bytes(b"half")
     data.prepare(spec, root, sources=sources)

@@ -9,19 +9,18 @@ import pytest
 import torch
 from torch import nn
 
-import nas.costs.profiling as profiling
+import nas.costs.profile_measure as profile_measure
+import nas.costs.profiles as profiles
 from nas.cli import EXIT_USAGE, main
 from nas.costs.table import FITTED_OPS, CostTable
 from nas.costs.devices import DeviceError
 from nas.spaces.nb201.genotype import Genotype
-from nas.costs.latency import (
-    RUNTIMES, ExportFailed, Measurement, RuntimeUnavailable, TimingPlan, get_runtime, interleaved_schedule,
-    measure_latency, measure_many,
-)
-from nas.costs.profiling import (
-    MEASUREMENT_COLUMNS, ProfileConfig, ProfileError, isolated_table, latency_validation_rows, run_profile,
-    sample_architectures, validation_stats,
-)
+from nas.costs.latency import Measurement, TimingPlan, interleaved_schedule, measure_latency, measure_many
+from nas.costs.runtimes import RUNTIMES, ExportFailed, RuntimeUnavailable, get_runtime
+from nas.costs.profile_config import MEASUREMENT_COLUMNS, ProfileConfig, ProfileError, sample_architectures
+from nas.costs.profiles import latency_validation_rows
+from nas.costs.profiling import isolated_table, run_profile, validation_stats
+from nas.spaces.nb201.network import MacroConfig
 from nas.results import SUMMARY_COLUMNS
 from nas.costs.resolve import build_table
 
@@ -102,7 +101,7 @@ def test_sample_is_disjoint_live_and_stable_under_larger_counts():
 
 def test_interrupted_profile_resumes_without_remeasuring(tmp_path, monkeypatch):
     cfg, out = ProfileConfig(**TINY), tmp_path / "p"
-    real, timed = profiling.measure_many, []
+    real, timed = profile_measure.measure_many, []
 
     def crash_after_first_chunk(models, *args, **kwargs):
         if timed:
@@ -110,7 +109,7 @@ def test_interrupted_profile_resumes_without_remeasuring(tmp_path, monkeypatch):
         timed.append(list(models))
         return real(models, *args, **kwargs)
 
-    monkeypatch.setattr(profiling, "measure_many", crash_after_first_chunk)
+    monkeypatch.setattr(profile_measure, "measure_many", crash_after_first_chunk)
     with pytest.raises(KeyboardInterrupt):
         run_profile(cfg, out, progress=False)
     first = pd.read_csv(out / "measurements.csv")
@@ -122,7 +121,7 @@ def test_interrupted_profile_resumes_without_remeasuring(tmp_path, monkeypatch):
         return real(models, *args, **kwargs)
 
     timed.clear()
-    monkeypatch.setattr(profiling, "measure_many", counting)
+    monkeypatch.setattr(profile_measure, "measure_many", counting)
     run_profile(cfg, out, progress=False)
     e2e = [k for chunk in timed for k in chunk if "@" not in k]
     n_archs = cfg.n_fit + cfg.n_test
@@ -155,7 +154,7 @@ def test_tiny_profile_writes_fitted_luts_and_provenance(tiny_profile, monkeypatc
     assert {"torch", "numpy"} <= set(meta["libraries"]) and "git_commit" in meta and "noisy" in meta
     val = pd.read_csv(d / "validation.csv")
     assert len(val) == 4 and np.allclose(val["pred_regression_ms"], [reg.genotype_cost(a) for a in val["arch_str"]])
-    monkeypatch.setattr(profiling, "LATENCY_DIR", tiny_profile)
+    monkeypatch.setattr(profiles, "LATENCY_DIR", tiny_profile)
     assert build_table("local-torch-cpu-1t") == reg
     with pytest.raises(DeviceError, match="has not been profiled"):
         build_table("local-onnxruntime-cpu")
@@ -189,23 +188,23 @@ def test_latency_validation_rows_have_the_declared_columns(tiny_profile):
 
 def test_device_difference_tables(tiny_profile):
     d = [tiny_profile / "torch-cpu-1t"]
-    tau = profiling.device_similarity_all(d)
+    tau = profiles.device_similarity_all(d)
     assert set(tau["device_a"]) == set(tau["device_b"]) and "local-torch-cpu-1t" in set(tau["device_a"])
     assert len(tau) == 9 * 9 and tau["kendall_tau"].between(-1, 1).all()
     local = tau[(tau["device_a"] == "local-torch-cpu-1t") & (tau["device_b"] == "pixel3")]
     assert int(local["n_archs"].iloc[0]) == 10
-    ratios = profiling.op_cost_ratios(d)
+    ratios = profiles.op_cost_ratios(d)
     assert len(ratios) == 8 + 2 and set(ratios["lut_kind"]) == {"regression", "isolated"}
 
 
 def test_measure_architectures_uses_its_cache(tmp_path, monkeypatch):
     archs, _ = sample_architectures(2, 0, seed=1)
-    kw = dict(macro=profiling.MacroConfig(C=4, N=1), resolution=16, plan=TimingPlan(runs=3, warmup=0, rounds=1),
+    kw = dict(macro=MacroConfig(C=4, N=1), resolution=16, plan=TimingPlan(runs=3, warmup=0, rounds=1),
               cache=tmp_path / "derived.csv")
-    first = profiling.measure_architectures(archs, "torch-cpu-1t", **kw)
+    first = profile_measure.measure_architectures(archs, "torch-cpu-1t", **kw)
     assert set(first) == set(archs) and all(v > 0 for v in first.values())
-    monkeypatch.setattr(profiling, "measure_many", lambda *a, **k: pytest.fail("measured again"))
-    assert profiling.measure_architectures(archs[::-1], "torch-cpu-1t", **kw) == first
+    monkeypatch.setattr(profile_measure, "measure_many", lambda *a, **k: pytest.fail("measured again"))
+    assert profile_measure.measure_architectures(archs[::-1], "torch-cpu-1t", **kw) == first
 
 
 @pytest.mark.parametrize("argv, match", [

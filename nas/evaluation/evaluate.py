@@ -13,13 +13,13 @@ from typing import Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from nas.spaces.nb201.benchmark import DEFAULT_METRIC, NB201Benchmark
 from nas.methods.derive import Derived, SearchRun, derive_budgets, derive_lams
 from nas.costs.devices import SHARED_DEVICES, device_info
 from nas.spaces.nb201.genotype import space_positions
 from nas.costs.resolve import complexity_table
+from nas.stats import spearman
 
 LAM_EVAL_GRID = tuple(np.round(np.linspace(0.0, 1.0, 11), 2))
 
@@ -61,7 +61,7 @@ def evaluate_device(run: SearchRun, bench: NB201Benchmark, device: str, spec: st
     regret.insert(0, "run_id", run.run_dir.name)
     regret.insert(2, "device_given_as", given_as)
     lat = [r["meas_latency_ms"] for r in derived[: len(lam_items)]]
-    rho = float(stats.spearmanr(LAM_EVAL_GRID, lat).statistic) if len(set(lat)) > 1 else float("nan")
+    rho = spearman(LAM_EVAL_GRID, lat)
     base = {**_run_fields(run), "device": device, "device_given_as": given_as}
     metrics = [
         {**base, "metric": "mean_regret", "value": float(regret["regret"].mean())},
@@ -127,7 +127,9 @@ def evaluate_local(run_dir: str | Path, profile_dir: str | Path, bench: NB201Ben
     architecture within each budget over the whole space, which has no measured latency here; it
     is reported against the lookup table's prediction (metric ``mean_regret_vs_lut_oracle``).
     """
-    from nas.costs.profiling import measure_architectures, read_profile, table_name
+    from nas.costs.profile_config import table_name
+    from nas.costs.profile_measure import measure_architectures
+    from nas.costs.profiles import read_profile
 
     run, bench = SearchRun.load(run_dir), bench or NB201Benchmark.load()
     profile = read_profile(profile_dir)
@@ -149,7 +151,7 @@ def _local_metrics(run: SearchRun, table, derived: list[dict], bench: NB201Bench
     lam_rows = [r for r in derived if r["budget_ms"] is None]
     budget_rows = [r for r in derived if r["budget_ms"] is not None]
     lat = [r["meas_latency_ms"] for r in lam_rows]
-    rho = float(stats.spearmanr(LAM_EVAL_GRID, lat).statistic) if len(set(lat)) > 1 else float("nan")
+    rho = spearman(LAM_EVAL_GRID, lat)
     pred, live = table.all_costs(), bench.live()
     pred_live = pd.Series(pred[space_positions(live["arch_str"])], index=live.index)
     regret = [live.loc[pred_live <= r["budget_ms"], DEFAULT_METRIC].max() - r["acc"] for r in budget_rows]

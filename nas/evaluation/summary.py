@@ -24,9 +24,9 @@ from nas.costs.devices import SHARED_DEVICES
 from nas.evaluation.evaluate import MODNAS_REFERENCE_INDICES, evaluate_local, evaluate_run, evaluate_unseen, measurement_csv
 from nas.spaces.nb201.genotype import EDGES
 from nas.ops import NB201_PRIMITIVES
-from nas.costs.profiling import profile_dirs
-from nas.results import SUMMARY_COLUMNS, write_rows
-from nas.search.run_io import finished_runs, load_tables, run_record
+from nas.costs.profiles import profile_dirs
+from nas.results import SUMMARY_COLUMNS, repo_root, write_rows
+from nas.search.run_io import finished_runs, load_history, load_tables, run_record, unseen_csv
 
 
 @dataclass(frozen=True)
@@ -48,7 +48,7 @@ def _unseen(run_dir: Path, cfg: SummaryConfig, bench: NB201Benchmark):
     for device in (d for d in SHARED_DEVICES if d not in trained):
         for tag, kwargs in ((f"{cfg.unseen_n}random", dict(n=cfg.unseen_n, seed=cfg.unseen_seed)),
                             ("modnas10", dict(indices=cfg.reference_indices))):
-            csv = measurement_csv(bench, device, run_dir / "unseen" / f"{device}_{tag}.csv", **kwargs)
+            csv = measurement_csv(bench, device, unseen_csv(run_dir, device, tag), **kwargs)
             frames.append(evaluate_unseen(run_dir, device, csv, bench))
     return frames
 
@@ -68,7 +68,7 @@ def arch_probs(run_dir: Path, lams=tuple(np.round(np.linspace(0, 1, 21), 2))) ->
 
 def search_history(run_dir: Path) -> pd.DataFrame:
     """The run's per-epoch history with its run_id."""
-    h = pd.read_csv(run_dir / "history.csv")
+    h = load_history(run_dir)
     h.insert(0, "run_id", run_dir.name)
     return h
 
@@ -80,12 +80,19 @@ def space_tables(bench: NB201Benchmark) -> dict[str, pd.DataFrame]:
             "lut_fit.csv": reference.lut_fit()}
 
 
+def runs_root(runs_dir: str | Path) -> Path:
+    """The folder the paths of ``runs.csv`` are relative to: the repository root for runs inside it
+    (``results/runs/<run_id>``), else the folder two above ``runs_dir`` (a copy of ``results/runs``)."""
+    runs = Path(runs_dir).resolve()
+    return repo_root() if runs.is_relative_to(repo_root()) else runs.parents[1]
+
+
 def rebuild_summaries(cfg: SummaryConfig) -> dict[str, Path]:
     """Evaluate every finished run under ``runs_dir`` and rewrite the summary CSVs; returns their paths."""
     runs, bench = finished_runs(Path(cfg.runs_dir)), NB201Benchmark.load()
     if not runs:
         raise FileNotFoundError(f"no finished run under {cfg.runs_dir}; run the search stage first")
-    root = Path(cfg.runs_dir).resolve().parents[1]
+    root = runs_root(cfg.runs_dir)
     derived, regret, metrics = [], [], []
     for run_dir in runs:
         trained = [t.name for t in load_tables(run_dir) if t.name in SHARED_DEVICES]

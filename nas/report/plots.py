@@ -6,44 +6,23 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")  # noqa: E402  (figures are files; no display needed)
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
 
+from nas.report.style import MARKERS, apply_style, save, subplots  # noqa: F401  (apply_style: the notebook's)
 from nas.spaces.nb201.genotype import EDGES, Genotype
 
-MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
 FIGURES = (  # every figure the figure stage draws (checked by the smoke test)
     "fig1_budget_regret", "fig2_fronts", "fig3_arch_probs", "fig4_control", "fig5_cells",
     "fig6_device_similarity", "fig7_lut_scatter", "fig8_search_curves",
 )
 
 
-def apply_style() -> None:
-    """Seaborn paper style, grayscale-safe palette (colour plus marker/hatch where it matters)."""
-    sns.set_theme(context="paper", style="whitegrid", palette="colorblind", font_scale=1.0)
-    plt.rcParams.update({"figure.dpi": 120, "savefig.dpi": 200, "savefig.bbox": "tight"})
-
-
-def save(fig, out_dir: str | Path, name: str, caption: str, sources: list[str]) -> Path:
-    """Write the figure as PDF and PNG plus its caption with the source files."""
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out / f"{name}.pdf", metadata={"CreationDate": None})  # reproducible bytes: no timestamp
-    fig.savefig(out / f"{name}.png")
-    plt.close(fig)
-    (out / f"{name}.txt").write_text(f"{caption}\nSource: {', '.join(sources)}\n")
-    return out / f"{name}.png"
-
-
 def budget_regret(comparison: pd.DataFrame, reference: pd.DataFrame, out_dir) -> Path:
     """Fig. 1: mean budget regret per device, against random search with 10 and 50 architectures."""
     ours = comparison[comparison["metric"] == "mean_regret"]
-    fig, ax = plt.subplots(figsize=(7.5, 3.2))
+    fig, ax = subplots(figsize=(7.5, 3.2))
     labels = sorted(ours.apply(lambda r: f"{r.run_id.split('_s')[0]} [{r.device_given_as}]", axis=1).unique())
     devices = sorted(ours["device"].unique())
     x = np.arange(len(devices))
@@ -71,7 +50,7 @@ def fronts(derived: pd.DataFrame, front: pd.DataFrame, out_dir, run_id: str) -> 
     """Fig. 2: accuracy vs measured latency per device: oracle front, lam sweep and budget answers."""
     d = derived[(derived["run_id"] == run_id) & (derived["device_given_as"] == "name")]
     devices = sorted(d["device"].unique())
-    fig, axes = plt.subplots(2, (len(devices) + 1) // 2, figsize=(10, 5.2), squeeze=False, layout="constrained")
+    fig, axes = subplots(2, (len(devices) + 1) // 2, figsize=(10, 5.2), squeeze=False, layout="constrained")
     for ax, device in zip(axes.flat, devices):
         f = front[front["device"] == device]
         ax.step(f["latency_ms"], f["acc"], where="post", color="gray", label="oracle front")
@@ -101,7 +80,7 @@ def fronts(derived: pd.DataFrame, front: pd.DataFrame, out_dir, run_id: str) -> 
 def arch_probs(probs: pd.DataFrame, out_dir, run_id: str, devices: list[str]) -> Path:
     """Fig. 3: op probabilities vs lam per device (rows: edge/op; columns: lam)."""
     p = probs[(probs["run_id"] == run_id) & probs["device"].isin(devices)]
-    fig, axes = plt.subplots(1, len(devices), figsize=(2.6 * len(devices), 5), sharey=True, squeeze=False)
+    fig, axes = subplots(1, len(devices), figsize=(2.6 * len(devices), 5), sharey=True, squeeze=False)
     for ax, device in zip(axes.flat, devices):
         grid = p[p["device"] == device].pivot_table(index=["edge", "op"], columns="lam", values="prob")
         sns.heatmap(grid, ax=ax, cmap="Greys", vmin=0, vmax=1, cbar=ax is axes.flat[-1],
@@ -120,7 +99,7 @@ def control(derived: pd.DataFrame, comparison: pd.DataFrame, out_dir, run_id: st
     d = derived[(derived["run_id"] == run_id) & derived["budget_ms"].isna() & (derived["device_given_as"] == "name")]
     rho = comparison[(comparison["run_id"] == run_id) & (comparison["metric"] == "spearman_lam_latency")
                      & (comparison["device_given_as"] == "name")].set_index("device")["value"]
-    fig, ax = plt.subplots(figsize=(5, 3.2))
+    fig, ax = subplots(figsize=(5, 3.2))
     for i, (device, g) in enumerate(d.groupby("device")):
         g = g.sort_values("lam")
         ax.plot(g["lam"], g["meas_latency_ms"] / g["meas_latency_ms"].iloc[0], marker=MARKERS[i % 8], ms=3,
@@ -155,7 +134,7 @@ def _draw_cell(ax, arch: str, title: str) -> None:
 def cells(derived: pd.DataFrame, out_dir, run_id: str, devices: list[str], lams=(0.0, 0.5, 1.0)) -> Path:
     """Fig. 5: cell diagrams of the architectures derived for a few devices and trade-offs."""
     d = derived[(derived["run_id"] == run_id) & derived["budget_ms"].isna() & (derived["device_given_as"] == "name")]
-    fig, axes = plt.subplots(len(devices), len(lams), figsize=(2.2 * len(lams), 1.3 * len(devices)), squeeze=False)
+    fig, axes = subplots(len(devices), len(lams), figsize=(2.2 * len(lams), 1.3 * len(devices)), squeeze=False)
     for r, device in enumerate(devices):
         for c, lam in enumerate(lams):
             row = d[(d["device"] == device) & np.isclose(d["lam"], lam)].iloc[0]
@@ -167,7 +146,7 @@ def cells(derived: pd.DataFrame, out_dir, run_id: str, devices: list[str], lams=
 def device_similarity(sim: pd.DataFrame, out_dir) -> Path:
     """Fig. 6: pairwise Kendall tau of whole-network latency between devices."""
     grid = sim.pivot(index="device_a", columns="device_b", values="kendall_tau")
-    fig, ax = plt.subplots(figsize=(5.4, 4.4))
+    fig, ax = subplots(figsize=(5.4, 4.4))
     sns.heatmap(grid, annot=True, fmt=".2f", cmap="Greys", vmin=0, vmax=1, ax=ax, annot_kws={"fontsize": 6})
     ax.set_xlabel(""), ax.set_ylabel("")
     return save(fig, out_dir, "fig6_device_similarity", "Kendall tau of measured whole-network latency between "
@@ -178,7 +157,7 @@ def device_similarity(sim: pd.DataFrame, out_dir) -> Path:
 def lut_scatter(points: pd.DataFrame, out_dir) -> Path:
     """Fig. 7: LUT-predicted vs measured end-to-end latency of held-out architectures, per runtime."""
     runtimes = sorted(points["runtime"].unique())
-    fig, axes = plt.subplots(1, len(runtimes), figsize=(3.6 * len(runtimes), 3.4), squeeze=False, layout="constrained")
+    fig, axes = subplots(1, len(runtimes), figsize=(3.6 * len(runtimes), 3.4), squeeze=False, layout="constrained")
     for ax, runtime in zip(axes.flat, runtimes):
         p = points[points["runtime"] == runtime]
         for i, (kind, g) in enumerate(p.groupby("lut_kind")):
@@ -195,7 +174,7 @@ def lut_scatter(points: pd.DataFrame, out_dir) -> Path:
 
 def search_curves(history: pd.DataFrame, out_dir) -> Path:
     """Fig. 8: search curves: accuracy of sampled paths and expected relative cost per epoch."""
-    fig, axes = plt.subplots(1, 2, figsize=(7, 2.8))
+    fig, axes = subplots(1, 2, figsize=(7, 2.8))
     for i, (run_id, g) in enumerate(history.groupby("run_id")):
         axes[0].plot(g["epoch"], g["train_acc"], marker=MARKERS[i], ms=3, label=f"{run_id}: train (w)")
         axes[0].plot(g["epoch"], g["val_acc"], marker=MARKERS[i], ms=3, ls="--", label=f"{run_id}: val (G)")

@@ -1,5 +1,5 @@
-"""Figures of the comparison (issue 6). Like ``nas.report.plots``: read ``results/summary`` files only, never
-recompute a metric, save through :func:`nas.report.plots.save` (PDF, PNG and a caption naming the sources).
+"""Figures of the comparison of the methods. Like ``nas.report.plots``: read ``results/summary`` files only, never
+recompute a metric, save through :func:`nas.report.style.save` (PDF, PNG and a caption naming the sources).
 """
 
 from __future__ import annotations
@@ -8,11 +8,13 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import seaborn as sns
 
-from nas.report.plots import MARKERS, plt, save, sns
+from nas.methods.registry import REPORT_ORDER
+from nas.report.style import MARKERS, save, subplots
 
 FIGURES = ("fig9_fronts_methods", "fig10_search_cost", "fig11_specialisation")
-METHOD_ORDER = ("darts-cc-hw", "darts-cc", "darts", "fbnet", "random", "oracle")
+METHOD_ORDER = REPORT_ORDER  # methods, then the reference rows (nas.methods.registry)
 
 
 def _ordered(methods) -> list[str]:
@@ -32,7 +34,7 @@ def fig9_fronts_methods(answers: pd.DataFrame, front: pd.DataFrame, out_dir) -> 
     devices = sorted(answers["device"].unique())
     methods = [m for m in _ordered(answers["method"].unique()) if m != "oracle"]
     ncol = max(1, (len(devices) + 1) // 2)
-    fig, axes = plt.subplots(2 if len(devices) > 1 else 1, ncol, figsize=(2.6 * ncol, 5.4), squeeze=False,
+    fig, axes = subplots(2 if len(devices) > 1 else 1, ncol, figsize=(2.6 * ncol, 5.4), squeeze=False,
                              layout="constrained")
     for ax, device in zip(axes.flat, devices):
         f = front[front["device"] == device]
@@ -100,7 +102,7 @@ def _duration(seconds: float) -> str:
 def fig10_search_cost(comparison: pd.DataFrame, out_dir) -> Path:
     """Fig. 10: wall-clock search cost of the whole front per method (log scale; hatched = extrapolated)."""
     cost = _cost_per_method(comparison)
-    fig, ax = plt.subplots(figsize=(4.8, 3.0))
+    fig, ax = subplots(figsize=(4.8, 3.0))
     x = np.arange(len(cost))
     for i, r in enumerate(cost.itertuples(index=False)):
         ax.bar(i, r.mean, yerr=r.sd or None, color=f"C{i}", edgecolor="black", hatch="//" if r.extrapolated else "",
@@ -132,7 +134,7 @@ def fig11_specialisation(spec: pd.DataFrame, out_dir, methods: list[str] | None 
     vmin, vmax = min(0.0, float(np.nanmin(values))), max(1.0, float(np.nanmax(values)))
     ncol = min(3, max(len(grids), 1))
     nrow = -(-max(len(grids), 1) // ncol)
-    fig, axes = plt.subplots(nrow, ncol, figsize=(3.3 * ncol, 3.2 * nrow), squeeze=False, layout="constrained")
+    fig, axes = subplots(nrow, ncol, figsize=(3.3 * ncol, 3.2 * nrow), squeeze=False, layout="constrained")
     for i, (ax, (method, grid)) in enumerate(zip(axes.flat, grids.items())):
         sns.heatmap(grid, ax=ax, annot=True, fmt=".1f", cmap="Greys", vmin=vmin, vmax=vmax, cbar=False,
                     annot_kws={"fontsize": 5})

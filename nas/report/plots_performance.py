@@ -1,4 +1,4 @@
-"""Figure of the search's speed (issue 5), from ``results/summary/performance.csv`` only."""
+"""Figure of the search's speed, from ``results/summary/performance.csv`` only."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from nas.report.plots import plt, save
+from nas.report.style import save, subplots
 
 FIGURES = ("fig12_performance",)
 
@@ -22,7 +22,7 @@ def fig12_performance(perf: pd.DataFrame, out_dir) -> Path:
     p = perf.sort_values(["torch_device", "mode", "threads"], kind="stable").reset_index(drop=True)
     labels = [_label(r) for r in p.itertuples(index=False)]
     x = np.arange(len(p))
-    fig, axes = plt.subplots(1, 2, figsize=(7.6, 3.0), layout="constrained")
+    fig, axes = subplots(1, 2, figsize=(7.6, 3.0), layout="constrained")
     ax = axes[0]
     ax.bar(x - 0.2, p["child_step_ms"], 0.4, label="child SGD step", color="0.75", edgecolor="black")
     ax.bar(x + 0.2, p["search_step_ms"], 0.4, label="search step", color="C0", edgecolor="black", hatch="//")

@@ -12,7 +12,6 @@ from nas.costs.devices import SHARED_DEVICES
 from nas.search.penalties import PENALTIES
 from nas.spaces import space_names
 
-METHODS = ("darts-cc-hw", "darts-cc", "darts", "fbnet")
 LOSSES = tuple(PENALTIES)
 
 
@@ -65,6 +64,7 @@ class SearchConfig:
 
     def validate(self) -> "SearchConfig":
         """Raise ValueError naming the first inconsistent field."""
+        from nas.methods.registry import SEARCHED_METHODS as METHODS  # deferred: the registry builds configs
         checks = [
             (self.method in METHODS, f"method must be one of {METHODS}"),
             (self.space in space_names(), f"space must be one of {space_names()}"),

@@ -20,7 +20,7 @@ import torch
 from tqdm.auto import tqdm
 
 from nas.costs.resolve import build_tables
-from nas.results import reset_rss_peak
+from nas.provenance import reset_rss_peak
 from nas.search import run_io
 from nas.search.config import SearchConfig
 from nas.search.data import SearchData, load_search_data

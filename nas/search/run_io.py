@@ -3,19 +3,20 @@
 A run folder holds ``config.json`` (the SearchConfig), ``devices.json`` (cost tables trained on),
 ``history.csv`` (one row per epoch), ``checkpoint.ckpt`` (supernet, hypernetwork, optimizers,
 generator state, epoch, history; never committed), and once finished ``hypernet.pt`` (generator
-state dict, a few KB) and ``run.json`` (run summary and provenance). Every file is written to a
+state dict, a few KB) and ``run.json`` (run summary and provenance); evaluation adds
+``unseen/<device>_<tag>.csv`` (measurements describing a device the run did not train on). Every file is written to a
 temporary name and renamed, so a kill at any moment leaves the previous version intact.
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import torch
 
 from nas.costs.table import CostTable
-from nas.results import atomic_writer, load_json, provenance, rss_peak_mb, save_json, write_rows
+from nas.provenance import provenance, rss_peak_mb
+from nas.results import atomic_writer, load_json, read_rows, save_json, write_rows
 
 CHECKPOINT = "checkpoint.ckpt"
 # config fields that say where and how fast a run executes, not what it computes: a run resumed or
@@ -54,6 +55,27 @@ def save_tables(out: Path, tables: list[CostTable]) -> None:
 
 def load_tables(run_dir: Path) -> list[CostTable]:
     return [CostTable.from_dict(d) for d in load_json(Path(run_dir) / "devices.json")["devices"]]
+
+
+def load_config(run_dir: Path) -> dict:
+    """The run's ``config.json`` (SearchConfig fields) as a dict."""
+    return load_json(Path(run_dir) / "config.json")
+
+
+def load_run_info(run_dir: Path) -> dict:
+    """The finished run's ``run.json`` (run summary, search seconds, provenance)."""
+    return load_json(Path(run_dir) / "run.json")
+
+
+def load_history(run_dir: Path):
+    """The run's ``history.csv`` (one row per epoch) as a ``pandas.DataFrame``."""
+    return read_rows(Path(run_dir) / "history.csv")
+
+
+def unseen_csv(run_dir: Path, device: str, tag: str) -> Path:
+    """Path of the measurement CSV that describes ``device`` (not trained on) to the run, by ``tag``:
+    ``<run>/unseen/<device>_<tag>.csv``."""
+    return Path(run_dir) / "unseen" / f"{device}_{tag}.csv"
 
 
 def save_checkpoint(out: Path, st) -> None:
@@ -98,7 +120,7 @@ def finish_run(out: Path, config: dict, st) -> None:
 
 def is_finished(run_dir: Path) -> bool:
     p = Path(run_dir) / "run.json"
-    return p.exists() and (Path(run_dir) / HYPERNET).exists() and bool(json.loads(p.read_text()).get("finished"))
+    return p.exists() and (Path(run_dir) / HYPERNET).exists() and bool(load_run_info(run_dir).get("finished"))
 
 
 def require_finished(run_dir: Path) -> None:
@@ -113,7 +135,7 @@ def require_finished(run_dir: Path) -> None:
 
 def run_record(run_dir: Path, root: Path | None = None) -> dict:
     """The ``runs.csv`` row of a finished run (path relative to ``root`` when given)."""
-    info = load_json(Path(run_dir) / "run.json")
+    info = load_run_info(run_dir)
     path = Path(run_dir)
     if root is not None:
         path = path.resolve().relative_to(Path(root).resolve())

@@ -1,4 +1,4 @@
-"""Stage ``05_baselines``: the compared methods' runs (``nas.methods.baselines``) and the comparison.
+"""Stage ``05_baselines``: the compared methods' runs (``nas.methods.registry``) and the comparison.
 
 :func:`comparison_plan` names every run of the stage (the searched baselines at ``seeds``,
 ``darts-cc-hw`` at ``ours_seeds``, one shared schedule); :func:`cli_command` is the shell command
@@ -17,7 +17,8 @@ from typing import Mapping, Sequence
 import pandas as pd
 
 from nas.costs.devices import SHARED_DEVICES
-from nas.methods.baselines import FBNET_BETAS, baseline_run_name, build_config, get_method
+from nas.methods.fbnet import FBNET_BETAS
+from nas.methods.registry import baseline_run_name, build_config, get_method
 from nas.search.config import SearchConfig, config_for_profile
 from nas.search.serialise import to_set_args
 from nas.stages.environment import PROFILES

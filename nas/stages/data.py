@@ -11,7 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from nas.results import atomic_writer, provenance, save_json, write_rows
+from nas.provenance import provenance
+from nas.results import atomic_writer, save_json, write_rows
 from nas.stages.environment import PROFILES
 
 
@@ -69,7 +70,7 @@ def verification_rows(arrays_by_name: Mapping) -> list[dict]:
     """Summarise each dataset split: count, shape, class balance, first labels, per-channel mean/std."""
     import numpy as np
 
-    from nas.data.sources import pixel_stats
+    from nas.data.verify import pixel_stats
 
     rows = []
     for name, arrays in arrays_by_name.items():

@@ -1,6 +1,6 @@
 """Stage ``00_environment``: the machine and software a result was produced with.
 
-:func:`environment_report` extends :func:`nas.results.provenance` with the version of every
+:func:`environment_report` extends :func:`nas.provenance.provenance` with the version of every
 package pinned in ``requirements.txt`` and the torch/runtime configuration that changes speed
 (threads, MKL/OpenMP, flush-denormal, CUDA, onnxruntime providers, graphviz). Nothing is changed
 by asking: probes restore the state they touch.
@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
-from nas.results import provenance, repo_root, save_json
+from nas.provenance import provenance
+from nas.results import repo_root, save_json
 
 PROFILES = ("smoke", "default", "full")
 _REQUIREMENT = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(?:==\s*([^\s;#]+))?")

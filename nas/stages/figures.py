@@ -86,7 +86,7 @@ def draw_figures(summary: dict[str, pd.DataFrame], cfg: FiguresConfig) -> list[P
 
 def write_tables(summary: dict[str, pd.DataFrame], cfg: FiguresConfig) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Tables 1-4 (Markdown and LaTeX, with captions); returns Table 1 and Table 4."""
-    from nas.evaluation.comparison import comparison_table, write_comparison_table
+    from nas.evaluation.comparison_table import comparison_table, write_comparison_table
     from nas.report import tables as paper_tables
 
     main_rows = paper_tables.of_main_runs(summary["comparison.csv"], summary["runs.csv"])

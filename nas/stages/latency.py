@@ -14,8 +14,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from nas.costs.profiling import (LUT_KINDS, ProfileConfig, device_similarity_all, latency_validation_rows, op_cost_ratios,
-                           read_profile, run_profile)
+from nas.costs.profile_config import LUT_KINDS, ProfileConfig
+from nas.costs.profiles import device_similarity_all, latency_validation_rows, op_cost_ratios, read_profile
+from nas.costs.profiling import run_profile
 from nas.results import SUMMARY_COLUMNS, write_rows
 from nas.stages.environment import PROFILES
 

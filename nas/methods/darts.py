@@ -1,0 +1,34 @@
+"""darts (plain DARTS): one run, no cost at all; its single architecture answers every budget."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Sequence
+
+from nas.methods.base import Answer, MethodSpec, arch_of_index, fixed_architecture
+from nas.methods.derive import SearchRun
+
+if TYPE_CHECKING:
+    from nas.search.config import SearchConfig
+
+
+def _darts_overrides(cfg: SearchConfig, device: str | None, tradeoff: float | None) -> dict:
+    """darts: one learned alpha, no cost, first-order gradient through the relaxation, tau = 1.
+
+    The relaxation is sampled like every other run of the profile (``mode``: single-path with a
+    straight-through Gumbel-softmax gradient by default, as in GDAS; ``--set mode=mixed`` weights
+    every op as in the DARTS paper at about 5x the cost per step, ``nas.search.bench``)."""
+    out = {"method": "darts", "hypernet": "alpha", "devices": ("params",), "estimator": "relaxed",
+           "order": "first", "weight_paths": "hypernet", "tau_max": 1.0, "tau_min": 1.0, "loss": "none"}
+    return out
+
+
+def darts_budget_answers(runs: Sequence[SearchRun], device: str, budgets: Sequence[float]) -> list[Answer]:
+    """darts: its single architecture for every budget, whether it fits or not."""
+    (run,) = runs
+    i, cost = fixed_architecture(run, device)
+    return [Answer(device, float(b), arch_of_index(i), cost, None, run.run_dir.name) for b in budgets]
+
+
+SPEC = MethodSpec("darts",
+                  "plain DARTS (first order, the profile's sampling mode): one run, no cost, one architecture",
+                  "all", None, _darts_overrides, darts_budget_answers)

@@ -1,0 +1,30 @@
+"""darts-cc-hw (this paper): one run for every device and lam; a budget query on device h takes the
+least pressure lam whose architecture, derived with phi(h), meets the budget on h's lookup table.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Sequence
+
+from nas.methods.base import Answer, MethodSpec, descriptor_table
+from nas.methods.derive import SearchRun, derive_budgets
+
+if TYPE_CHECKING:
+    from nas.search.config import SearchConfig
+
+
+def _ours_overrides(cfg: SearchConfig, device: str | None, tradeoff: float | None) -> dict:
+    """darts-cc-hw: the profile's configuration as it is."""
+    return {"method": "darts-cc-hw"}
+
+
+def tradeoff_budget_answers(runs: Sequence[SearchRun], device: str, budgets: Sequence[float]) -> list[Answer]:
+    """darts-cc-hw and darts-cc: ``nas.methods.derive.derive_budgets`` (the least lam_norm on ``LAM_GRID``
+    whose architecture meets the budget) with the generator conditioned by :func:`descriptor_table`."""
+    (run,) = runs
+    items = derive_budgets(run, device, budgets, descriptor=descriptor_table(run, device))
+    return [Answer(device, float(d.budget_ms), d.arch, d.pred_latency_ms, d.lam, run.run_dir.name) for d in items]
+
+
+SPEC = MethodSpec("darts-cc-hw", "ours: one run, hypernetwork over (lam, device descriptor)",
+                  "all", "lam_norm", _ours_overrides, tradeoff_budget_answers)
