@@ -53,6 +53,15 @@ def test_rerun_of_finished_run_is_a_no_op_and_other_config_is_refused(tmp_path):
     assert (out / "hypernet.pt").stat().st_mtime_ns == stamp
 
 
+def test_finished_run_without_its_checkpoint_is_not_searched_again(tmp_path):
+    """A committed run folder holds no checkpoint (gitignored): it is still recognised as finished."""
+    out = run_search(tiny_config(), tmp_path / "r", data=tiny_data(), progress=False)
+    (out / "checkpoint.ckpt").unlink()
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    run_search(tiny_config(), out, data=tiny_data(), progress=False)
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+
+
 def test_sigkill_then_resume_matches_uninterrupted_run(tmp_path):
     epochs = "6"
     ref = tmp_path / "ref"

@@ -105,12 +105,12 @@ def _search(cfg: SearchConfig, out_dir: str | Path, data: SearchData | None, pro
         torch.set_num_threads(cfg.threads)
     out = Path(out_dir)
     run_io.prepare_run_dir(out, cfg.to_dict())
+    if run_io.is_finished(out):  # finished (e.g. committed without its checkpoint): never searched again
+        return out
     tables = build_tables(cfg.devices, n_fit=cfg.lut_n_fit, seed=cfg.lut_seed, space=cfg.space)
     data = data if data is not None else load_search_data(cfg)
     st = build_state(cfg, data.in_channels, data.n_classes, tables[0].descriptor().size)
     run_io.load_checkpoint(out, st)
-    if st.epoch >= cfg.epochs and run_io.is_finished(out):
-        return out
     run_io.save_tables(out, tables)
     stepper = Stepper(cfg, st, CostPenalty(tables, cfg, torch.device(cfg.torch_device)))
     train_epochs(cfg, st, data, stepper, [t.name for t in tables], lambda e: epoch_phase(cfg, e), out, progress)
