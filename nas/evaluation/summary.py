@@ -25,7 +25,8 @@ from nas.evaluation.evaluate import MODNAS_REFERENCE_INDICES, evaluate_local, ev
 from nas.spaces.nb201.genotype import EDGES
 from nas.ops import NB201_PRIMITIVES
 from nas.costs.profiles import profile_dirs
-from nas.results import SUMMARY_COLUMNS, repo_root, write_rows
+from nas.results import SUMMARY_COLUMNS, write_rows
+from nas.search import run_io
 from nas.search.run_io import finished_runs, load_history, load_tables, run_record, unseen_csv
 
 
@@ -80,19 +81,12 @@ def space_tables(bench: NB201Benchmark) -> dict[str, pd.DataFrame]:
             "lut_fit.csv": reference.lut_fit()}
 
 
-def runs_root(runs_dir: str | Path) -> Path:
-    """The folder the paths of ``runs.csv`` are relative to: the repository root for runs inside it
-    (``results/runs/<run_id>``), else the folder two above ``runs_dir`` (a copy of ``results/runs``)."""
-    runs = Path(runs_dir).resolve()
-    return repo_root() if runs.is_relative_to(repo_root()) else runs.parents[1]
-
-
 def rebuild_summaries(cfg: SummaryConfig) -> dict[str, Path]:
     """Evaluate every finished run under ``runs_dir`` and rewrite the summary CSVs; returns their paths."""
     runs, bench = finished_runs(Path(cfg.runs_dir)), NB201Benchmark.load()
     if not runs:
         raise FileNotFoundError(f"no finished run under {cfg.runs_dir}; run the search stage first")
-    root = runs_root(cfg.runs_dir)
+    root = run_io.runs_root(cfg.runs_dir)
     derived, regret, metrics = [], [], []
     for run_dir in runs:
         trained = [t.name for t in load_tables(run_dir) if t.name in SHARED_DEVICES]

@@ -63,10 +63,10 @@ class SearchRun:
     def load(cls, run_dir: str | Path) -> "SearchRun":
         run_dir = Path(run_dir)
         run_io.require_finished(run_dir)
-        cfg = SearchConfig.from_dict(run_io.load_json(run_dir / "config.json"))
+        cfg = SearchConfig.from_dict(run_io.load_config(run_dir))
         tables = {t.name: t for t in run_io.load_tables(run_dir)}
         gen = build_generator(cfg, next(iter(tables.values())).descriptor().size)
-        gen.load_state_dict(torch.load(run_dir / run_io.HYPERNET, map_location="cpu", weights_only=True))
+        gen.load_state_dict(run_io.load_hypernet_state(run_dir))
         return cls(run_dir, cfg, tables, gen.eval())
 
     @property

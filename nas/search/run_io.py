@@ -16,7 +16,7 @@ import torch
 
 from nas.costs.table import CostTable
 from nas.provenance import provenance, rss_peak_mb
-from nas.results import atomic_writer, load_json, read_rows, save_json, write_rows
+from nas.results import atomic_writer, load_json, read_rows, repo_root, save_json, write_rows
 
 CHECKPOINT = "checkpoint.ckpt"
 # config fields that say where and how fast a run executes, not what it computes: a run resumed or
@@ -70,6 +70,11 @@ def load_run_info(run_dir: Path) -> dict:
 def load_history(run_dir: Path):
     """The run's ``history.csv`` (one row per epoch) as a ``pandas.DataFrame``."""
     return read_rows(Path(run_dir) / "history.csv")
+
+
+def load_hypernet_state(run_dir: Path) -> dict:
+    """The finished run's generator state dict (``hypernet.pt``), on the CPU."""
+    return torch.load(Path(run_dir) / HYPERNET, map_location="cpu", weights_only=True)
 
 
 def unseen_csv(run_dir: Path, device: str, tag: str) -> Path:
@@ -141,6 +146,13 @@ def run_record(run_dir: Path, root: Path | None = None) -> dict:
         path = path.resolve().relative_to(Path(root).resolve())
     keys = ("run_id", "method", "search_space", "dataset", "seed", "search_seconds", "device_set")
     return {**{k: info[k] for k in keys}, "path": path.as_posix()}
+
+
+def runs_root(runs_dir: str | Path) -> Path:
+    """The folder the paths of ``runs.csv`` are relative to: the repository root for runs inside it
+    (``results/runs/<run_id>``), else the folder two above ``runs_dir`` (a copy of ``results/runs``)."""
+    runs = Path(runs_dir).resolve()
+    return repo_root() if runs.is_relative_to(repo_root()) else runs.parents[1]
 
 
 def finished_runs(runs_dir: Path) -> list[Path]:

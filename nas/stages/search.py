@@ -79,17 +79,18 @@ def benchmark(cfg: SearchStageConfig, torch_device: str) -> pd.DataFrame | None:
 
 def run(cfg: SearchStageConfig) -> SearchStageResult:
     """Benchmark, run (or reuse) every planned search, rewrite ``runs.csv``."""
-    from nas.results import SUMMARY_COLUMNS, load_json, write_rows
+    from nas.results import SUMMARY_COLUMNS, write_rows
+    from nas.search import run_io
     from nas.search.loop import run_search
-    from nas.search.run_io import finished_runs, run_record
 
     configs = plan(cfg)
     performance = benchmark(cfg, next(iter(configs.values())).torch_device)
     run_dirs = [run_search(c, d) for d, c in configs.items()]
-    root = Path(cfg.runs_dir).resolve().parents[1]
-    write_rows(Path(cfg.summary_dir) / "runs.csv", [run_record(r, root) for r in finished_runs(Path(cfg.runs_dir))],
+    root = run_io.runs_root(cfg.runs_dir)
+    write_rows(Path(cfg.summary_dir) / "runs.csv",
+               [run_io.run_record(r, root) for r in run_io.finished_runs(Path(cfg.runs_dir))],
                SUMMARY_COLUMNS["runs.csv"])
-    runs = pd.DataFrame([{k: load_json(d / "run.json").get(k) for k in ("run_id", "search_seconds", "peak_rss_mb")}
+    runs = pd.DataFrame([{k: run_io.load_run_info(d).get(k) for k in ("run_id", "search_seconds", "peak_rss_mb")}
                          for d in run_dirs])
-    history = pd.concat({d.name: pd.read_csv(d / "history.csv") for d in run_dirs}).round(3)
+    history = pd.concat({d.name: run_io.load_history(d) for d in run_dirs}).round(3)
     return SearchStageResult(performance, runs, history)
