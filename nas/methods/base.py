@@ -80,14 +80,6 @@ def arch_of_index(i: int) -> str:
     return str(genotype_from_indices(all_op_indices()[int(i)]))
 
 
-def within_or_cheapest(probs: np.ndarray, costs: np.ndarray, budget: float) -> int:
-    """Most probable live cell with predicted cost <= budget; the cheapest live cell if none fits."""
-    allowed = costs <= budget
-    if not (allowed & ~dead_mask()).any():
-        return int(np.where(dead_mask(), np.inf, costs).argmin())
-    return int(most_probable_live(probs[None], allowed=allowed)[0])
-
-
 def lam_sweep(run: SearchRun, device: str, lams: Sequence[float] = tuple(LAM_GRID)) -> tuple[np.ndarray, np.ndarray]:
     """Indices (into ``all_op_indices()``) of the architectures of a lam-conditioned run on ``device``
     at each lam_norm, derived with :func:`descriptor_table`, and their predicted costs on ``device``."""

@@ -1,11 +1,16 @@
-"""darts (plain DARTS): one run, no cost at all; its single architecture answers every budget."""
+"""darts (plain DARTS): one run, no cost at all. As published, its single architecture answers every
+budget (``rule="published"``); under a budget rule its one distribution is restricted to the budget
+(constrained MAP), like every other method's."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Sequence
 
-from nas.methods.base import Answer, MethodSpec, arch_of_index, fixed_architecture
-from nas.methods.derive import SearchRun
+from nas.methods.base import Answer, MethodSpec, arch_of_index, descriptor_table, fixed_architecture
+from nas.methods.budget import DEFAULT_MARGIN, answer_budgets
+from nas.methods.derive import SearchRun, check_budgets, log_probs
+
+PUBLISHED = "published"  # the DARTS paper's answer: one architecture for every budget
 
 if TYPE_CHECKING:
     from nas.search.config import SearchConfig
@@ -22,11 +27,19 @@ def _darts_overrides(cfg: SearchConfig, device: str | None, tradeoff: float | No
     return out
 
 
-def darts_budget_answers(runs: Sequence[SearchRun], device: str, budgets: Sequence[float]) -> list[Answer]:
-    """darts: its single architecture for every budget, whether it fits or not."""
+def darts_budget_answers(runs: Sequence[SearchRun], device: str, budgets: Sequence[float], *,
+                         rule: str = PUBLISHED, margin: bool = DEFAULT_MARGIN) -> list[Answer]:
+    """darts: its single architecture for every budget, whether it fits or not (``rule="published"``),
+    or its distribution restricted to each budget by a budget rule (``nas.methods.budget``)."""
     (run,) = runs
-    i, cost = fixed_architecture(run, device)
-    return [Answer(device, float(b), arch_of_index(i), cost, None, run.run_dir.name) for b in budgets]
+    if rule == PUBLISHED:
+        i, cost = fixed_architecture(run, device)
+        return [Answer(device, float(b), arch_of_index(i), cost, None, run.run_dir.name) for b in budgets]
+    table = run.device_table(device)
+    logp = log_probs(run.probs(descriptor_table(run, device), [0.0]))  # a sweep of one step
+    found = answer_budgets(run.space, table, logp, budgets, check_budgets(table, budgets), rule, margin)
+    return [Answer(device, float(b), run.space.format(run.space.from_indices(idx)), float(table.arch_costs(idx)),
+                   None, run.run_dir.name) for b, (_, idx) in zip(budgets, found)]
 
 
 SPEC = MethodSpec("darts",

@@ -5,9 +5,7 @@ it needs neither the supernet weights nor data. For a device table h and lam_nor
 architecture is the most probable *valid* one under the generator's per-edge distributions
 softmax(G(lam_norm, phi(h))), by the space's rule (``SearchSpace.most_probable``; NB201: the
 per-edge argmax unless that cell is dead, found exactly by scoring all 15,625 cells). A budget
-query returns the architecture for the least pressure (smallest lam_norm on a fine grid) whose
-predicted cost meets the budget; if even lam_norm = 1 does not, the most probable valid
-architecture at lam_norm = 1 within the budget.
+query is answered by a budget rule over the lam_norm sweep ``LAM_GRID`` (``nas.methods.budget``).
 """
 
 from __future__ import annotations
@@ -21,6 +19,7 @@ import torch
 
 from nas.costs.resolve import build_table
 from nas.costs.table import CostTable
+from nas.methods.budget import DEFAULT_MARGIN, DEFAULT_RULE, answer_budgets
 from nas.search import run_io
 from nas.search.config import SearchConfig
 from nas.search.generators import ArchGenerator, build_generator
@@ -134,26 +133,28 @@ def cheapest_live(table: CostTable) -> tuple[str, float]:
 
 
 def derive_budgets(run: SearchRun, device: str, budgets: Sequence[float], *,
-                   descriptor: CostTable | None = None) -> list[Derived]:
-    """Architecture for each budget (in the device's unit) under the least pressure that meets it.
+                   descriptor: CostTable | None = None, rule: str = DEFAULT_RULE,
+                   margin: bool = DEFAULT_MARGIN) -> list[Derived]:
+    """Architecture for each budget (in the device's unit) by a budget rule over the lam_norm sweep
+    ``LAM_GRID`` (``nas.methods.budget``: constrained MAP by default, ``first-fit`` the least pressure
+    whose architecture fits).
 
     ``descriptor``: as in :func:`derive_lams`; costs and budgets are always the device's.
     """
     table, space = run.device_table(device), run.space
-    phi_table = descriptor or table
+    cheap_cost = check_budgets(table, budgets)
+    logp = log_probs(run.probs(descriptor or table, LAM_GRID))  # (G, n_edges, n_ops)
+    out = []
+    for b, (step, idx) in zip(budgets, answer_budgets(space, table, logp, budgets, cheap_cost, rule, margin)):
+        out.append(Derived(table.name, float(LAM_GRID[step]), float(b), _arch(space, idx), float(table.arch_costs(idx))))
+    return out
+
+
+def check_budgets(table: CostTable, budgets: Sequence[float]) -> float:
+    """The cheapest valid cost on ``table``; DeriveError if a budget is below it (or not a number)."""
     cheap_arch, cheap_cost = cheapest_live(table)
     low = [b for b in budgets if not float(b) >= cheap_cost]
     if low:
         raise DeriveError(f"budget(s) {low} {table.unit} below the cheapest live architecture on {table.name}: "
                           f"{cheap_cost:.4g} {table.unit} ({cheap_arch}); ask for at least that")
-    grid_idx = space.most_probable(log_probs(run.probs(phi_table, LAM_GRID)))  # (G, n_edges)
-    grid_cost = table.arch_costs(grid_idx)
-    out = []
-    for b in budgets:
-        ok = np.flatnonzero(grid_cost <= b)
-        if ok.size:
-            lam, idx = float(LAM_GRID[ok[0]]), grid_idx[ok[0]]
-        else:
-            lam, idx = 1.0, space.most_probable(log_probs(run.probs(phi_table, [1.0])), table, float(b))[0]
-        out.append(Derived(table.name, lam, float(b), _arch(space, idx), float(table.arch_costs(idx))))
-    return out
+    return cheap_cost

@@ -1,6 +1,6 @@
 """fbnet (FBNet, Wu et al. 2019): one run per (device, trade-off beta) with the loss
 CE * a * log(LAT_ms)^beta and Gumbel-softmax at FBNet's temperature schedule; a budget query on
-device h takes, among h's runs, the least pressure (smallest beta) whose architecture meets it.
+device h is answered by the budget rule over h's runs ordered by beta (``nas.methods.budget``).
 """
 
 from __future__ import annotations
@@ -9,9 +9,11 @@ import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
-from nas.methods.base import (Answer, MethodSpec, arch_of_index, descriptor_table, fixed_architecture,
-                              within_or_cheapest)
-from nas.methods.derive import SearchRun
+import numpy as np
+
+from nas.methods.base import Answer, MethodSpec, descriptor_table
+from nas.methods.budget import DEFAULT_MARGIN, DEFAULT_RULE, answer_budgets
+from nas.methods.derive import SearchRun, log_probs
 
 if TYPE_CHECKING:
     from nas.search.config import SearchConfig
@@ -51,27 +53,26 @@ def fbnet_tradeoff(run: SearchRun) -> float:
     return float(getattr(run.config, "fbnet_beta", math.nan))
 
 
-def fbnet_budget_answers(runs: Sequence[SearchRun], device: str, budgets: Sequence[float]) -> list[Answer]:
-    """fbnet: among the runs searched for ``device``, the smallest beta whose architecture meets the budget.
+def fbnet_budget_answers(runs: Sequence[SearchRun], device: str, budgets: Sequence[float], *,
+                         rule: str = DEFAULT_RULE, margin: bool = DEFAULT_MARGIN) -> list[Answer]:
+    """fbnet: its runs searched for ``device``, ordered by beta, are its trade-off sweep; the budget rule
+    (``nas.methods.budget``) picks the run and the architecture, like every other method's.
 
-    "Least pressure" stands in for "most accurate" without looking at the benchmark. If no run's
-    architecture fits, the most probable live cell within the budget under the largest beta.
+    With ``rule="first-fit"``: the smallest beta whose architecture meets the budget ("least pressure"
+    stands in for "most accurate" without looking at the benchmark), else the most probable valid cell
+    within the budget under the largest beta.
     """
     mine = sorted((r for r in runs if r.config.devices == (device,)), key=fbnet_tradeoff)
     if not mine:
         return []
-    found = [(r, *fixed_architecture(r, device)) for r in mine]
-    costs = mine[-1].device_table(device).all_costs()
+    table, space = mine[-1].device_table(device), mine[-1].space
+    logp = np.concatenate([log_probs(r.probs(descriptor_table(r, device), [0.0])) for r in mine])  # (S, E, O)
+    cheapest = float(table.arch_costs(space.cheapest(table)))
     out = []
-    for b in budgets:
-        fit = [(r, i, c) for r, i, c in found if c <= b]
-        if fit:
-            r, i, c = fit[0]
-        else:
-            r = mine[-1]
-            i = within_or_cheapest(r.probs(descriptor_table(r, device), [0.0])[0], costs, b)
-            c = float(costs[i])
-        out.append(Answer(device, float(b), arch_of_index(i), float(c), fbnet_tradeoff(r), r.run_dir.name))
+    for b, (step, idx) in zip(budgets, answer_budgets(space, table, logp, budgets, cheapest, rule, margin)):
+        r = mine[step]
+        out.append(Answer(device, float(b), space.format(space.from_indices(idx)), float(table.arch_costs(idx)),
+                          fbnet_tradeoff(r), r.run_dir.name))
     return out
 
 

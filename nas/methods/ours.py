@@ -1,5 +1,5 @@
-"""darts-cc-hw (this paper): one run for every device and lam; a budget query on device h takes the
-least pressure lam whose architecture, derived with phi(h), meets the budget on h's lookup table.
+"""darts-cc-hw (this paper): one run for every device and lam; a budget query on device h is answered
+by the budget rule (``nas.methods.budget``) over the lam sweep of the generator conditioned on phi(h).
 """
 
 from __future__ import annotations
@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Sequence
 
 from nas.methods.base import Answer, MethodSpec, descriptor_table
+from nas.methods.budget import DEFAULT_MARGIN, DEFAULT_RULE
 from nas.methods.derive import SearchRun, derive_budgets
 
 if TYPE_CHECKING:
@@ -18,11 +19,12 @@ def _ours_overrides(cfg: SearchConfig, device: str | None, tradeoff: float | Non
     return {"method": "darts-cc-hw"}
 
 
-def tradeoff_budget_answers(runs: Sequence[SearchRun], device: str, budgets: Sequence[float]) -> list[Answer]:
-    """darts-cc-hw and darts-cc: ``nas.methods.derive.derive_budgets`` (the least lam_norm on ``LAM_GRID``
-    whose architecture meets the budget) with the generator conditioned by :func:`descriptor_table`."""
+def tradeoff_budget_answers(runs: Sequence[SearchRun], device: str, budgets: Sequence[float], *,
+                            rule: str = DEFAULT_RULE, margin: bool = DEFAULT_MARGIN) -> list[Answer]:
+    """darts-cc-hw and darts-cc: ``nas.methods.derive.derive_budgets`` (the budget rule over the lam_norm
+    sweep ``LAM_GRID``) with the generator conditioned by :func:`descriptor_table`."""
     (run,) = runs
-    items = derive_budgets(run, device, budgets, descriptor=descriptor_table(run, device))
+    items = derive_budgets(run, device, budgets, descriptor=descriptor_table(run, device), rule=rule, margin=margin)
     return [Answer(device, float(d.budget_ms), d.arch, d.pred_latency_ms, d.lam, run.run_dir.name) for d in items]
 
 

@@ -61,12 +61,14 @@ def get_method(name: str) -> MethodSpec:
     return METHODS[name]
 
 
-def budget_answers(method: str, runs: Sequence[SearchRun], device: str, budgets: Sequence[float]) -> list[Answer]:
-    """Answers of a searched ``method`` (its runs of one seed) to budget queries on ``device``."""
+def budget_answers(method: str, runs: Sequence[SearchRun], device: str, budgets: Sequence[float],
+                   **rule) -> list[Answer]:
+    """Answers of a searched ``method`` (its runs of one seed) to budget queries on ``device``; ``rule``
+    (``rule=``, ``margin=``) overrides the method's budget rule (``nas.methods.budget``)."""
     spec = get_method(method)
     if spec.answer is None:
         raise ValueError(f"method {method!r} has no search runs to query; see random_answers")
-    return spec.answer(runs, device, budgets)
+    return spec.answer(runs, device, budgets, **rule)
 
 
 def build_config(method: str, profile: str, *, device: str | None = None, tradeoff: float | None = None,

@@ -140,9 +140,14 @@ def plan_table(cfg: BaselinesConfig) -> pd.DataFrame:
 
 def run(cfg: BaselinesConfig) -> dict[str, Path]:
     """Run (or reuse) every planned search, then compare every method; return {file name: path}."""
+    from nas.evaluation.budget_rules import ablation_rows
     from nas.evaluation.comparison import ComparisonConfig, build_comparison, write_comparison
+    from nas.results import SUMMARY_COLUMNS, write_rows
 
     run_configs(_named_configs(cfg), cfg.runs_dir)
     compared = ComparisonConfig(runs_dirs=tuple(d for d in (cfg.ours_runs_dir, cfg.runs_dir) if d),
                                 summary_dir=cfg.summary_dir, dataset=cfg.dataset, n_random=cfg.n_random)
-    return write_comparison(build_comparison(compared), cfg.summary_dir)
+    paths = write_comparison(build_comparison(compared), cfg.summary_dir)
+    rules = Path(cfg.summary_dir) / "budget_rules.csv"  # every budget rule on the same runs (an ablation)
+    paths["budget_rules.csv"] = write_rows(rules, ablation_rows(compared.runs_dirs), SUMMARY_COLUMNS["budget_rules.csv"])
+    return paths
