@@ -135,13 +135,16 @@ def load_arrays(name: str | DatasetSpec, root: str | os.PathLike | None = None) 
         root: data root, see :func:`resolve_root`.
 
     Raises:
-        DataError: not prepared yet, or unreadable; the message gives the command that fixes it.
+        DataError: not prepared yet, unreadable, or its content differs from the pinned sha256
+            (``spec.expected.array_sha256``); the message gives the command that fixes it.
     """
     spec = get_spec(name)
     path = resolve_root(root) / spec.name / "arrays.npz"
     if not path.is_file():
         raise DataError(f"{path} not found; run {common.prepare_command(spec.name)} (add --root DIR for another root)")
-    return ImageArrays(spec.name, spec.classes, **stored.read_npz(path, spec))
+    arrays = stored.read_npz(path, spec)
+    stored.check_content(arrays, spec, path)
+    return ImageArrays(spec.name, spec.classes, **arrays)
 
 
 def to_tensor_dataset(x_uint8: np.ndarray, y: np.ndarray, mean, std) -> torch.utils.data.TensorDataset:
