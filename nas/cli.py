@@ -70,7 +70,12 @@ def cmd_export(args) -> int:
     from nas.search.run_io import check_output_path
 
     check_output_path(args.out, folder=False)
-    err = export_model(args.arch, args.format, args.out)
+    try:
+        err = export_model(args.arch, args.format, args.out)
+    except GenotypeError as exc:
+        raise GenotypeError(f"--arch {args.arch!r} is not a valid {args.space} genotype ({exc}); write it as e.g. "
+                            "'|nor_conv_3x3~0|+|nor_conv_3x3~0|skip_connect~1|+|skip_connect~0|none~1|nor_conv_3x3~2|'") \
+            from None
     print(f"wrote {args.out} ({args.format}); max |difference| to PyTorch on a random batch: {err:.2e}")
     return 0
 
@@ -172,5 +177,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except known_errors() as err:
+        if isinstance(err, OSError) and err.filename:  # a path the system refused (read-only, full, missing)
+            err = f"cannot write or read {err.filename} ({err.strerror}); choose a writable path or fix its permissions"
         print(f"error: {' '.join(str(err).split())}", file=sys.stderr)  # one line, whatever the message holds
         return EXIT_USAGE

@@ -260,11 +260,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="[nas.data.datasets] %(message)s")
     try:
+        if args.root is not None and args.root.exists() and not args.root.is_dir():
+            raise DataError(f"--root {args.root} is a file; give the data folder (default $NAS_DATA_DIR or <repo>/data)")
         for name in args.names:
             start = time.perf_counter()
             path = prepare(name, args.root)
             print(f"{name}: ready at {path} ({time.perf_counter() - start:.1f} s)")
-    except DataError as exc:
+    except (DataError, OSError) as exc:  # OSError: a folder that cannot be written, a full disk
         print(f"error: {common.one_line(exc)}", file=sys.stderr)
         return 2
     return 0

@@ -126,7 +126,7 @@ def prepare_run_dir(out: Path, config: dict) -> None:
 
 
 def _check_same_config(out: Path, config: dict) -> None:
-    old = _read_json(out / "config.json")
+    old = load_config(out)
     diff = sorted(k for k in (set(old) | set(config)) - LOCATION_FIELDS if old.get(k) != config.get(k))
     if diff:
         raise RunError(f"{out} holds a run with another config (fields {diff}); use a new --out folder "
