@@ -94,14 +94,17 @@ def select_stages(
         ValueError: an ``only`` word matches no stage, or no stage is numbered ``start`` (the
             message lists the stages).
     """
-    names = ", ".join(p.stem for p in stages)
+    names = ", ".join(p.stem for p in stages) or "(none: no stage notebooks NN_*.ipynb in that folder)"
     unknown = [s for s in only or () if not any(s in p.stem for p in stages)]
     if unknown:
         raise ValueError(f"--only {' '.join(unknown)} matches no stage; the stages are: {names}")
     if start is not None and not any(stage_number(p) == int(start) for p in stages):
         raise ValueError(f"--from {start}: no stage has that number; the stages are: {names}")
     chosen = [p for p in stages if not only or any(s in p.stem for s in only)]
-    return [p for p in chosen if start is None or stage_number(p) >= int(start)]
+    chosen = [p for p in chosen if start is None or stage_number(p) >= int(start)]
+    if not chosen:
+        raise ValueError(f"--only {' '.join(only or [])} --from {start} together select no stage; the stages are: {names}")
+    return chosen
 
 
 def executed_path(notebook: Path, profile: str, out: str | Path | None = None) -> Path:
@@ -271,17 +274,15 @@ def run(
         progress: show papermill's progress bars.
 
     Returns:
-        one :class:`StageResult` per stage run (empty when no stage is selected).
+        one :class:`StageResult` per stage run.
 
     Raises:
         StageFailed: a stage failed; the timings of the stages run so far are still written.
+        ValueError: ``only`` or ``start`` selects no stage (the message lists the stages).
     """
     if profile not in PROFILES:
         raise ValueError(f"profile {profile!r} is not one of {PROFILES}")
     stages = select_stages(list_stages(notebooks_dir), only, start)
-    if not stages:
-        print(f"no stage selected (only={list(only or [])}, from={start}); nothing to do")
-        return []
     check_kernel(kernel)
     results: list[StageResult] = []
     try:
