@@ -26,6 +26,7 @@ def _overrides(pairs: list[str]) -> dict:
 
 
 def cmd_search(args) -> int:
+    from nas.search import run_io
     from nas.search.config import config_for_profile
     from nas.search.loop import run_search
 
@@ -33,7 +34,11 @@ def cmd_search(args) -> int:
     over.update({k: v for k, v in (("dataset", args.dataset), ("seed", args.seed), ("method", args.method)) if v is not None})
     if args.devices:
         over["devices"] = tuple(args.devices)
-    cfg = config_for_profile(args.profile, space=args.space, **over)
+    cfg = config_for_profile(args.profile, space=args.space, **over).validate(here=True)
+    if run_io.finished_search(Path(args.out), cfg.to_dict()):
+        print(f"{args.out} already holds this finished search; left untouched (a finished run is never "
+              "searched again: to search anew, delete the folder or use another --out)")
+        return 0
     out = run_search(cfg, args.out)
     print(f"search finished: {out}")
     return 0
@@ -42,7 +47,10 @@ def cmd_search(args) -> int:
 def cmd_derive(args) -> int:
     from nas.methods.derive import COLUMNS, SearchRun, derive_budgets, derive_lams
     from nas.results import write_rows
+    from nas.search.run_io import check_output_path
 
+    if args.out:
+        check_output_path(args.out, folder=False)
     run = SearchRun.load(args.run)
     rows = derive_lams(run, args.device, args.lam) if args.lam else derive_budgets(run, args.device, args.budget_ms)
     rows = [r.row() for r in rows]
@@ -59,8 +67,15 @@ def cmd_derive(args) -> int:
 
 def cmd_export(args) -> int:
     from nas.export import export_model
+    from nas.search.run_io import check_output_path
 
-    err = export_model(args.arch, args.format, args.out)
+    check_output_path(args.out, folder=False)
+    try:
+        err = export_model(args.arch, args.format, args.out)
+    except GenotypeError as exc:
+        raise GenotypeError(f"--arch {args.arch!r} is not a valid {args.space} genotype ({exc}); write it as e.g. "
+                            "'|nor_conv_3x3~0|+|nor_conv_3x3~0|skip_connect~1|+|skip_connect~0|none~1|nor_conv_3x3~2|'") \
+            from None
     print(f"wrote {args.out} ({args.format}); max |difference| to PyTorch on a random batch: {err:.2e}")
     return 0
 
@@ -153,7 +168,7 @@ def known_errors() -> tuple[type[BaseException], ...]:
     from nas.costs.devices import DeviceError
     from nas.search.run_io import RunError
 
-    return (DeriveError, DeviceError, RunError, GenotypeError, CostFitError, DataError, ValueError, FileNotFoundError)
+    return (DeriveError, DeviceError, RunError, GenotypeError, CostFitError, DataError, ValueError, OSError)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -162,5 +177,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except known_errors() as err:
-        print(f"error: {err}", file=sys.stderr)
+        if isinstance(err, OSError) and err.filename:  # a path the system refused (read-only, full, missing)
+            err = f"cannot write or read {err.filename} ({err.strerror}); choose a writable path or fix its permissions"
+        print(f"error: {' '.join(str(err).split())}", file=sys.stderr)  # one line, whatever the message holds
         return EXIT_USAGE

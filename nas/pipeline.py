@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import os
 import sys
 import time
 from collections.abc import Mapping, Sequence
@@ -33,7 +34,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from nas.stages.environment import PROFILES
-from nas.results import repo_root, write_rows
+from nas.results import TMP_PREFIX, remove_stale_temps, repo_root, write_rows
 from nas.stages.executed import compact_streams
 
 STAGE_GLOB = "[0-9][0-9]_*.ipynb"
@@ -87,9 +88,23 @@ def stage_number(path: Path) -> int:
 def select_stages(
     stages: Sequence[Path], only: Sequence[str] | None = None, start: int | str | None = None
 ) -> list[Path]:
-    """Keep the stages whose name contains any of ``only`` and whose number is at least ``start``."""
+    """Keep the stages whose name contains any of ``only`` and whose number is at least ``start``.
+
+    Raises:
+        ValueError: an ``only`` word matches no stage, or no stage is numbered ``start`` (the
+            message lists the stages).
+    """
+    names = ", ".join(p.stem for p in stages) or "(none: no stage notebooks NN_*.ipynb in that folder)"
+    unknown = [s for s in only or () if not any(s in p.stem for p in stages)]
+    if unknown:
+        raise ValueError(f"--only {' '.join(unknown)} matches no stage; the stages are: {names}")
+    if start is not None and not any(stage_number(p) == int(start) for p in stages):
+        raise ValueError(f"--from {start}: no stage has that number; the stages are: {names}")
     chosen = [p for p in stages if not only or any(s in p.stem for s in only)]
-    return [p for p in chosen if start is None or stage_number(p) >= int(start)]
+    chosen = [p for p in chosen if start is None or stage_number(p) >= int(start)]
+    if not chosen:
+        raise ValueError(f"--only {' '.join(only or [])} --from {start} together select no stage; the stages are: {names}")
+    return chosen
 
 
 def executed_path(notebook: Path, profile: str, out: str | Path | None = None) -> Path:
@@ -199,14 +214,19 @@ def run_stage(
     check_parameters(notebook, params)
     target = executed_path(notebook, profile, out)
     target.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_temps(target.parent)
+    work = target.with_name(f"{TMP_PREFIX}{os.getpid()}-{target.name}")  # executed here, renamed when complete
     start = time.perf_counter()
     try:
-        papermill.execute_notebook(str(notebook), str(target), parameters=params, kernel_name=kernel,
+        papermill.execute_notebook(str(notebook), str(work), parameters=params, kernel_name=kernel,
                                    cwd=str(notebook.parent), progress_bar=progress)
     except Exception as error:  # papermill errors, dead kernels, timeouts: all stop the pipeline
+        if work.exists():
+            os.replace(work, target)  # a failed notebook is kept whole, for inspection
         result = StageResult(notebook.stem, time.perf_counter() - start, "failed", target, _now())
         raise StageFailed(failure_message(notebook, error, target), result) from error
-    compact_streams(target)
+    compact_streams(work)
+    os.replace(work, target)
     return StageResult(notebook.stem, time.perf_counter() - start, "ok", target, _now())
 
 
@@ -254,17 +274,15 @@ def run(
         progress: show papermill's progress bars.
 
     Returns:
-        one :class:`StageResult` per stage run (empty when no stage is selected).
+        one :class:`StageResult` per stage run.
 
     Raises:
         StageFailed: a stage failed; the timings of the stages run so far are still written.
+        ValueError: ``only`` or ``start`` selects no stage (the message lists the stages).
     """
     if profile not in PROFILES:
         raise ValueError(f"profile {profile!r} is not one of {PROFILES}")
     stages = select_stages(list_stages(notebooks_dir), only, start)
-    if not stages:
-        print(f"no stage selected (only={list(only or [])}, from={start}); nothing to do")
-        return []
     check_kernel(kernel)
     results: list[StageResult] = []
     try:

@@ -94,7 +94,8 @@ def repo_root() -> Path:
 def atomic_writer(path: str | os.PathLike, mode: str = "w", newline: str | None = None) -> Iterator[IO]:
     """Open a temporary file beside ``path``; move it onto ``path`` only if the block succeeds.
 
-    On an exception the temporary file is removed and an existing ``path`` is left untouched.
+    On an exception the temporary file is removed and an existing ``path`` is left untouched;
+    temporary files of dead processes in the same folder are removed first.
     The file gets the usual permissions (0666 minus the umask), unlike ``mkstemp``'s 0600.
 
     Args:
@@ -104,6 +105,7 @@ def atomic_writer(path: str | os.PathLike, mode: str = "w", newline: str | None 
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_temps(path.parent)
     tmp = path.with_name(f"{TMP_PREFIX}{os.getpid()}-{uuid.uuid4().hex[:8]}-{path.name}")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:

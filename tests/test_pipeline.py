@@ -41,7 +41,10 @@ def test_stage_selection_by_substring_and_number():
     assert [p.stem for p in select_stages(stages, only=["figures"])] == ["06_figures"]
     assert [p.stem for p in select_stages(stages, only=["data", "search"])] == ["01_data", "03_search"]
     assert [p.stem for p in select_stages(stages, start="03")] == ["03_search", "06_figures"]
-    assert select_stages(stages, only=["nothing"]) == []
+    with pytest.raises(ValueError, match="--only nothing matches no stage; the stages are: 00_environment, 01_data"):
+        select_stages(stages, only=["nothing"])
+    with pytest.raises(ValueError, match="--from 99: no stage has that number"):
+        select_stages(stages, start=99)
 
 
 def test_stage_list_is_a_glob_of_numbered_notebooks(tmp_path):
@@ -96,9 +99,9 @@ def test_failing_stage_stops_the_pipeline_and_says_where(tmp_path):
     assert [(r["stage"], r["status"]) for r in rows] == [("00_ok", "ok"), ("01_boom", "failed")]
 
 
-def test_no_selected_stage_is_not_an_error(tmp_path):
+def test_no_selected_stage_is_an_error_listing_the_stages(tmp_path):
     proc = run_cli("--profile", "default", "--only", "figures", "--notebooks-dir", str(tmp_path), timeout=60)
-    assert proc.returncode == 0 and "nothing to do" in proc.stdout
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "no stage notebooks" in proc.stderr
 
 
 @pytest.mark.slow

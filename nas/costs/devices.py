@@ -28,6 +28,8 @@ SHARED_DEVICES: tuple[str, ...] = (
 )
 CSV_COLUMNS = ("arch_str", "latency_ms")
 CV_FOLDS, CV_MIN_ROWS = 5, 20
+DUPLICATE_RATIO = 2.0  # repeated measurements of one architecture may differ by this factor (max / min)
+OUTLIER_FACTOR = 100.0  # a latency this many times above or below the file's median is not a measurement
 _EXAMPLE_ARCH = "|nor_conv_3x3~0|+|none~0|nor_conv_3x3~1|+|skip_connect~0|none~1|skip_connect~2|"
 
 
@@ -159,6 +161,29 @@ def _parse_rows(path: Path, df: pd.DataFrame, space: str) -> tuple[list[str], np
     return archs, np.asarray(lat, dtype=np.float64)
 
 
+def _check_plausible(path: Path, archs: list[str], lat: np.ndarray, space: str) -> None:
+    """DeviceError for conflicting repeated measurements of one architecture or an implausible outlier
+    among the live architectures (dead ones are left out of the fit anyway)."""
+    rows: dict[str, list[int]] = {}
+    for i, a in enumerate(archs):
+        rows.setdefault(a, []).append(i)
+    for a, idx in rows.items():
+        values = lat[idx]
+        if len(idx) > 1 and values.max() > DUPLICATE_RATIO * values.min():
+            lines = ", ".join(f"line {i + 2}: {lat[i]:g}" for i in idx)
+            raise DeviceError(f"{path}: architecture {a} is measured {len(idx)} times with conflicting latencies "
+                              f"({lines}; more than {DUPLICATE_RATIO:g}x apart); re-measure it and keep one value "
+                              "(or the median of repeats)")
+    sp = get_space(space)
+    live = [i for i, a in enumerate(archs) if sp.is_valid(sp.parse(a))]
+    if len(live) >= 3:
+        median = float(np.median(lat[live]))
+        for i, x in ((i, lat[i]) for i in live):
+            if not median / OUTLIER_FACTOR <= x <= median * OUTLIER_FACTOR:
+                raise _row_error(path, i, f"latency_ms {x:g} is implausible ({OUTLIER_FACTOR:g}x away from the "
+                                 f"file's median {median:g} ms)", "check the unit (milliseconds) or drop the row")
+
+
 def _cross_validate(archs: list[str], y: np.ndarray, seed: int = 0, space: str = "nb201") -> dict[str, float]:
     """Pooled out-of-fold statistics of the additive fit over ``CV_FOLDS`` seeded folds."""
     X, _ = op_count_features(archs, space)
@@ -176,7 +201,8 @@ def _cross_validate(archs: list[str], y: np.ndarray, seed: int = 0, space: str =
 def table_from_csv(path: str | Path, *, name: str | None = None, space: str = "nb201") -> CostTable:
     """Fit a new device from a CSV of whole-network measurements ``arch_str,latency_ms``.
 
-    Duplicate architectures are averaged; dead architectures are left out (counted in
+    Repeated architectures are averaged when they agree (within ``DUPLICATE_RATIO``); conflicting
+    repeats and latencies ``OUTLIER_FACTOR`` away from the median are errors. Dead architectures are left out (counted in
     ``fit["n_dead_skipped"]``). With at least 20 live architectures, ``fit`` also holds
     5-fold cross-validated ``r2``, ``kendall_tau``, ``spearman`` (pooled out-of-fold).
 
@@ -186,10 +212,12 @@ def table_from_csv(path: str | Path, *, name: str | None = None, space: str = "n
         space: the search space the ``arch_str`` column is parsed in.
 
     Raises:
-        DeviceError: missing file or columns, a bad row (named by number), or too few rows.
+        DeviceError: missing file or columns, a bad row (named by number), conflicting repeats, an
+            implausible outlier, or too few rows.
     """
     path = Path(path)
     archs, lat = _parse_rows(path, _read_user_csv(path), space)
+    _check_plausible(path, archs, lat, space)
     merged = pd.Series(lat).groupby(pd.Series(archs), sort=True).mean()
     try:
         table = fit_cost_table(list(merged.index), merged.to_numpy(), name=name or path.stem, unit="ms",

@@ -135,13 +135,16 @@ def load_arrays(name: str | DatasetSpec, root: str | os.PathLike | None = None) 
         root: data root, see :func:`resolve_root`.
 
     Raises:
-        DataError: not prepared yet, or unreadable; the message gives the command that fixes it.
+        DataError: not prepared yet, unreadable, or its content differs from the pinned sha256
+            (``spec.expected.array_sha256``); the message gives the command that fixes it.
     """
     spec = get_spec(name)
     path = resolve_root(root) / spec.name / "arrays.npz"
     if not path.is_file():
         raise DataError(f"{path} not found; run {common.prepare_command(spec.name)} (add --root DIR for another root)")
-    return ImageArrays(spec.name, spec.classes, **stored.read_npz(path, spec))
+    arrays = stored.read_npz(path, spec)
+    stored.check_content(arrays, spec, path)
+    return ImageArrays(spec.name, spec.classes, **arrays)
 
 
 def to_tensor_dataset(x_uint8: np.ndarray, y: np.ndarray, mean, std) -> torch.utils.data.TensorDataset:
@@ -257,11 +260,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="[nas.data.datasets] %(message)s")
     try:
+        if args.root is not None and args.root.exists() and not args.root.is_dir():
+            raise DataError(f"--root {args.root} is a file; give the data folder (default $NAS_DATA_DIR or <repo>/data)")
         for name in args.names:
             start = time.perf_counter()
             path = prepare(name, args.root)
             print(f"{name}: ready at {path} ({time.perf_counter() - start:.1f} s)")
-    except DataError as exc:
+    except (DataError, OSError) as exc:  # OSError: a folder that cannot be written, a full disk
         print(f"error: {common.one_line(exc)}", file=sys.stderr)
         return 2
     return 0

@@ -5,7 +5,6 @@ atomically.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -23,7 +22,7 @@ import numpy as np
 from nas.results import atomic_write_text, atomic_writer
 from nas.data.common import SPLIT_KEYS, DataError, Fetched, copy_file, one_line, redo_hint
 from nas.data.formats import write_idx_layout
-from nas.data.verify import Figures, shape_problems, verify
+from nas.data.verify import Figures, array_sha256, shape_problems, verify
 
 if TYPE_CHECKING:
     from nas.data.specs import DatasetSpec
@@ -42,7 +41,7 @@ def write_meta(spec: DatasetSpec, folder: Path, figures: Figures, fetched: Fetch
     meta = {
         "dataset": spec.name, "source": fetched.source, "source_detail": fetched.detail,
         "verified_figures": asdict(figures), "expected_figures": asdict(spec.expected),
-        "array_sha256": {key: hashlib.sha256(np.ascontiguousarray(a)).hexdigest() for key, a in fetched.arrays.items()},
+        "array_sha256": dict(array_sha256(fetched.arrays)),
         "stat_tolerance": spec.stat_tol, "classes": list(spec.classes),
         "prepared_at": datetime.now(UTC).isoformat(timespec="seconds"), "versions": versions,
     }  # fmt: skip
@@ -125,3 +124,14 @@ def read_npz(path: Path, spec: DatasetSpec) -> dict[str, np.ndarray]:
     if problems:
         raise DataError(f"{path} is malformed ({'; '.join(problems)}); {redo_hint(path, spec.name)}")
     return arrays
+
+
+def check_content(arrays: dict[str, np.ndarray], spec: DatasetSpec, path: Path) -> None:
+    """Raise DataError when the arrays' sha256 differ from the spec's pinned ones (None: not pinned)."""
+    want = spec.expected.array_sha256
+    if want is None:
+        return
+    bad = [key for (key, got), (_, pin) in zip(array_sha256(arrays), want, strict=True) if got != pin]
+    if bad:
+        raise DataError(f"{path}: content of {', '.join(bad)} differs from the pinned sha256 of {spec.name} "
+                        f"(a changed pixel or label); {redo_hint(path, spec.name)}")

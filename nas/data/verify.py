@@ -27,7 +27,8 @@ class Figures:
     """Verification figures of a dataset; a ``None`` field is not checked.
 
     Pixel statistics are on the 0-1 scale, one value per channel (population std).
-    ``idx_md5`` pairs each decompressed IDX file name with its md5.
+    ``idx_md5`` pairs each decompressed IDX file name with its md5; ``array_sha256`` each array key
+    with the sha256 of its bytes (the content pin: one changed pixel or label fails it).
     """
 
     train_counts: tuple[int, ...] | None = None
@@ -40,6 +41,12 @@ class Figures:
     test_std: tuple[float, ...] | None = None
     idx_md5: tuple[tuple[str, str], ...] | None = None
     all_distinct: bool | None = None
+    array_sha256: tuple[tuple[str, str], ...] | None = None
+
+
+def array_sha256(arrays: dict[str, np.ndarray]) -> tuple[tuple[str, str], ...]:
+    """``(key, sha256 hex)`` of each of the four arrays' C-ordered bytes, in ``SPLIT_KEYS`` order."""
+    return tuple((key, hashlib.sha256(np.ascontiguousarray(arrays[key])).hexdigest()) for key in SPLIT_KEYS)
 
 
 def pixel_stats(x: np.ndarray, label: str = "") -> tuple[tuple[float, ...], tuple[float, ...]]:
@@ -93,6 +100,7 @@ def measure(arrays: dict[str, np.ndarray], spec: DatasetSpec) -> Figures:
         first_test_labels=tuple(int(v) for v in arrays["y_test"][:10]),
         train_mean=train_mean, train_std=train_std, test_mean=test_mean, test_std=test_std,
         idx_md5=md5, all_distinct=all_distinct([arrays["x_train"], arrays["x_test"]]),
+        array_sha256=array_sha256(arrays),
     )  # fmt: skip
 
 

@@ -6,13 +6,44 @@ folder, and ``config_for_profile`` gives a profile's config with field overrides
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+import math
+from dataclasses import asdict, dataclass, fields, replace
 
 from nas.costs.devices import SHARED_DEVICES
 from nas.search.penalties import PENALTIES
 from nas.spaces import space_names
 
 LOSSES = tuple(PENALTIES)
+DATASETS = ("cifar10", "fashion-mnist", "synthetic")
+MAX_BATCH = 4096  # images per step; a larger batch is a typo on the hardware this targets
+
+
+def _cuda_available() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
+def _check_types(cfg) -> None:
+    """Raise ValueError for a field whose value is not of its declared type (or a non-finite float)."""
+    from nas.search.serialise import field_types, unwrap_optional
+
+    for name, tp in field_types(type(cfg)).items():
+        value = getattr(cfg, name)
+        inner, optional = unwrap_optional(tp)
+        if optional and value is None:
+            continue
+        if inner is float:
+            ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+        elif inner is int:
+            ok = isinstance(value, int) and not isinstance(value, bool)
+        elif inner is str:
+            ok = isinstance(value, str)
+        else:  # tuple[str, ...]
+            ok = isinstance(value, tuple) and all(isinstance(v, str) for v in value)
+        if not ok:
+            raise ValueError(f"invalid SearchConfig: {name}={value!r} is not of type {'finite ' if inner is float else ''}"
+                             f"{getattr(inner, '__name__', inner)}; fix it in --set {name}=...")
 
 
 @dataclass(frozen=True)
@@ -62,16 +93,30 @@ class SearchConfig:
     torch_device: str = "cpu"  # cpu | cuda
     threads: int = 0  # torch intra-op threads (0: leave the default)
 
-    def validate(self) -> "SearchConfig":
-        """Raise ValueError naming the first inconsistent field."""
+    def validate(self, *, here: bool = False) -> "SearchConfig":
+        """Check every field (type, range, allowed values); raise ValueError naming the first bad one.
+
+        With ``here=True`` also check that the run can execute on this machine (CUDA present for
+        ``torch_device=cuda``); a search calls it so, before its run folder is created.
+        """
+        _check_types(self)
         from nas.methods.registry import SEARCHED_METHODS as METHODS  # deferred: the registry builds configs
+        from nas.search.generators import HYPERNETS
         checks = [
             (self.method in METHODS, f"method must be one of {METHODS}"),
             (self.space in space_names(), f"space must be one of {space_names()}"),
+            (self.dataset in DATASETS, f"dataset must be one of {DATASETS}"),
+            (self.n_train >= 0 and self.n_val >= 0, "need n_train >= 0 and n_val >= 0 (0: all images)"),
+            (self.C >= 1 and self.N >= 1, "need C >= 1 and N >= 1"),
+            (1 <= self.batch_size <= MAX_BATCH, f"batch_size must be in [1, {MAX_BATCH}]"),
+            (self.epochs >= 1, "epochs must be >= 1"),
             (self.mode in ("single-path", "mixed"), "mode must be single-path or mixed"),
+            (self.hypernet in HYPERNETS, f"hypernet must be one of {tuple(HYPERNETS)}"),
+            (self.n_knots >= 2 and self.hidden >= 1, "need n_knots >= 2 and hidden >= 1"),
             (self.loss in LOSSES, f"loss must be one of {LOSSES}"),
             (self.loss != "fbnet-fixed" or len(self.devices) == 1, "loss fbnet-fixed needs exactly one device"),
-            (self.fbnet_a > 0 and self.fbnet_beta > 0, "need fbnet_a > 0 and fbnet_beta > 0"),
+            (self.fbnet_a > 0 and self.fbnet_beta > 0 and self.beta_max >= 0,
+             "need fbnet_a > 0, fbnet_beta > 0 and beta_max >= 0"),
             (self.order in ("first", "second"), "order must be first or second"),
             (self.estimator in ("reinforce", "relaxed"), "estimator must be reinforce or relaxed"),
             (self.estimator == "relaxed" or self.order == "first", "second order needs estimator=relaxed"),
@@ -80,7 +125,24 @@ class SearchConfig:
             (0 < self.lam_min < self.lam_max, "need 0 < lam_min < lam_max"),
             (0 <= self.warmup_epochs < self.epochs, "need 0 <= warmup_epochs < epochs"),
             (len(self.devices) > 0, "at least one training device is needed"),
+            (all(d.strip() for d in self.devices) and len(set(self.devices)) == len(self.devices),
+             "devices must be distinct non-empty names or CSV paths"),
+            (self.lut_n_fit >= 1 and self.lut_seed >= 0, "need lut_n_fit >= 1 and lut_seed >= 0"),
+            (0 <= self.w_lr_min <= self.w_lr and self.w_lr > 0, "need 0 <= w_lr_min <= w_lr and w_lr > 0"),
+            (0 <= self.w_momentum < 1 and 0 <= self.a_beta1 < 1, "need w_momentum and a_beta1 in [0, 1)"),
+            (self.w_weight_decay >= 0 and self.a_weight_decay >= 0, "weight decays must be >= 0"),
+            (self.grad_clip > 0 and self.a_lr > 0, "need grad_clip > 0 and a_lr > 0"),
+            (0 < self.tau_min <= self.tau_max, "need 0 < tau_min <= tau_max"),
+            (self.tau_schedule in ("linear", "exp"), "tau_schedule must be linear or exp"),
+            (self.seed >= 0, "seed must be >= 0"),
+            (self.torch_device == "cpu" or self.torch_device.split(":")[0] == "cuda",
+             "torch_device must be cpu or cuda (cuda:N)"),
+            (self.threads >= 0, "threads must be >= 0 (0: the default)"),
         ]
+        if here:
+            checks.append((not self.torch_device.startswith("cuda") or _cuda_available(),
+                           f"torch_device={self.torch_device} but this machine has no CUDA device; "
+                           "use --set torch_device=cpu"))
         for ok, msg in checks:
             if not ok:
                 raise ValueError(f"invalid SearchConfig: {msg}")
@@ -94,7 +156,11 @@ class SearchConfig:
     @classmethod
     def from_dict(cls, d: dict) -> "SearchConfig":
         d = dict(d)
-        d["devices"] = tuple(d.get("devices", SHARED_DEVICES))
+        unknown = sorted(set(d) - {f.name for f in fields(cls)})
+        if unknown:
+            raise ValueError(f"unknown SearchConfig field(s) {unknown}")
+        devices = d.get("devices", SHARED_DEVICES)
+        d["devices"] = tuple(devices) if isinstance(devices, (list, tuple)) else devices
         return cls(**d)
 
 

@@ -84,6 +84,14 @@ def train_epochs(cfg: SearchConfig, st: SearchState, data: SearchData, stepper: 
             bar.set_postfix(val_acc=f"{row.get('val_acc', float('nan')):.3f}", tau=f"{row['tau']:.2f}")
 
 
+def check_batches(cfg: SearchConfig, data: SearchData) -> None:
+    """Raise ValueError when ``batch_size`` leaves an epoch without a single step on this data."""
+    if data.steps_per_epoch(cfg.batch_size) < 1:
+        raise ValueError(f"invalid SearchConfig: batch_size={cfg.batch_size} exceeds the data (weight half "
+                         f"{len(data.y_train)}, hypernetwork half {len(data.y_val)} images); lower batch_size "
+                         "or raise n_train / n_val")
+
+
 def run_search(cfg: SearchConfig, out_dir: str | Path, *, data: SearchData | None = None,
                progress: bool = True) -> Path:
     """Run (or resume) a search in ``out_dir`` without access to benchmark ground truth; see ``_search``."""
@@ -98,17 +106,19 @@ def _search(cfg: SearchConfig, out_dir: str | Path, data: SearchData | None, pro
     ``history.csv`` (per-epoch metrics), ``checkpoint.ckpt`` (full state; never committed),
     and when finished ``hypernet.pt`` (the small generator state) and ``run.json``.
     """
-    cfg.validate()
+    cfg.validate(here=True)
+    out = Path(out_dir)
+    run_io.check_output_path(out, folder=True)
+    if run_io.finished_search(out, cfg.to_dict()):  # a finished run is never searched again
+        return out
     reset_rss_peak()  # run.json reports the peak memory of this search, not of earlier work in the process
     torch.set_flush_denormal(True)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
-    out = Path(out_dir)
-    run_io.prepare_run_dir(out, cfg.to_dict())
-    if run_io.is_finished(out):  # finished (e.g. committed without its checkpoint): never searched again
-        return out
     tables = build_tables(cfg.devices, n_fit=cfg.lut_n_fit, seed=cfg.lut_seed, space=cfg.space)
     data = data if data is not None else load_search_data(cfg)
+    check_batches(cfg, data)
+    run_io.prepare_run_dir(out, cfg.to_dict())  # only now, with every setting checked, is anything written
     st = build_state(cfg, data.in_channels, data.n_classes, tables[0].descriptor().size)
     run_io.load_checkpoint(out, st)
     run_io.save_tables(out, tables)

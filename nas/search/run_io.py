@@ -6,10 +6,22 @@ generator state, epoch, history; never committed), and once finished ``hypernet.
 state dict, a few KB) and ``run.json`` (run summary and provenance); evaluation adds
 ``unseen/<device>_<tag>.csv`` (measurements describing a device the run did not train on). Every file is written to a
 temporary name and renamed, so a kill at any moment leaves the previous version intact.
+
+Every file is checked when read (parse, schema, finite values) and, once a run is finished, against
+``checksums.json`` (sha256 of the other files, written last); a folder without it (runs finished
+before checksums existed) is simply not checksummed. A failure is a :class:`RunError` naming the
+file and the fix. A finished run is never searched again (:func:`finished_search`), and a
+checkpoint is resumed only with the torch thread count it was written with (results depend on it).
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import math
+import os
+import pickle
+import zipfile
 from pathlib import Path
 
 import torch
@@ -23,10 +35,77 @@ CHECKPOINT = "checkpoint.ckpt"
 # reused with other values of these is the same run (the notebook and the shell name data differently)
 LOCATION_FIELDS = {"data_root", "threads"}
 HYPERNET = "hypernet.pt"
+CHECKSUMS = "checksums.json"
+CHECKSUMMED = ("config.json", "devices.json", "history.csv", HYPERNET, "run.json")
+RUN_KEYS = ("run_id", "method", "search_space", "dataset", "seed", "search_seconds", "epochs", "device_set", "finished")
+_TORCH_ERRORS = (RuntimeError, EOFError, ValueError, KeyError, TypeError, AttributeError, pickle.UnpicklingError,
+                 zipfile.BadZipFile, OSError)
 
 
 class RunError(ValueError):
     """A run folder that does not hold what is asked of it."""
+
+
+def _bad(path: Path, problem: str, fix: str | None = None) -> RunError:
+    fix = fix or f"restore {path.name} from git (`git checkout -- {path}`) or delete {path.parent} and search again"
+    return RunError(f"{path}: {problem}; {fix}")
+
+
+def _read_json(path: Path, kind: type = dict):
+    """A JSON file of the run folder, or a RunError naming it (missing, unreadable, wrong top-level type)."""
+    if not path.is_file():
+        raise _bad(path, "missing")
+    try:
+        obj = json.loads(path.read_text(encoding="utf-8"), parse_constant=_no_constant)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise _bad(path, f"not valid JSON ({' '.join(str(exc).split())})") from None
+    if not isinstance(obj, kind):
+        raise _bad(path, f"expected a JSON {kind.__name__}, found {type(obj).__name__}")
+    return obj
+
+
+def _no_constant(name: str):
+    raise ValueError(f"non-finite number {name}")
+
+
+def _finite(x) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+
+
+def _torch_load(path: Path, fix: str | None = None, weights_only: bool = True):
+    if not path.is_file():
+        raise _bad(path, "missing", fix)
+    try:
+        return torch.load(path, map_location="cpu", weights_only=weights_only)
+    except _TORCH_ERRORS as exc:
+        raise _bad(path, f"cannot be loaded ({' '.join(str(exc).split())[:200]})", fix) from None
+
+
+def _nonfinite_tensors(state: dict) -> list[str]:
+    """Names of the tensors of a (nested) state dict that hold NaN or inf."""
+    bad = []
+    for key, value in state.items():
+        if isinstance(value, dict):
+            bad += [f"{key}.{k}" for k in _nonfinite_tensors(value)]
+        elif isinstance(value, torch.Tensor) and value.is_floating_point() and not torch.isfinite(value).all():
+            bad.append(str(key))
+    return bad
+
+
+def check_output_path(path: str | os.PathLike, *, folder: bool) -> None:
+    """Raise RunError unless ``path`` can be written as a folder (``folder``) or a file: not the
+    other kind, not under a file, its nearest existing folder writable."""
+    path = Path(path)
+    if path.exists() and path.is_dir() != folder:
+        raise RunError(f"--out {path} is {'a file' if folder else 'a folder'}; give a path for the "
+                       f"{'run folder' if folder else 'output file'} instead")
+    parent = path.parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        raise RunError(f"--out {path} lies under {parent}, which is a file; choose another path")
+    if not os.access(parent, os.W_OK):
+        raise RunError(f"--out {path}: {parent} is not writable; choose a writable path")
 
 
 def _atomic_torch_save(obj, path: Path) -> None:
@@ -37,16 +116,35 @@ def _atomic_torch_save(obj, path: Path) -> None:
 def prepare_run_dir(out: Path, config: dict) -> None:
     """Create the folder and write config.json; refuse a folder holding another config
     (``LOCATION_FIELDS`` aside)."""
-    out.mkdir(parents=True, exist_ok=True)
+    check_output_path(out, folder=True)
     path = out / "config.json"
     if path.exists():
-        old = load_json(path)
-        diff = sorted(k for k in (set(old) | set(config)) - LOCATION_FIELDS if old.get(k) != config.get(k))
-        if diff:
-            raise RunError(f"{out} holds a run with another config (fields {diff}); use a new --out folder "
-                           "or delete that folder to start over")
+        _check_same_config(out, config)
         return
+    out.mkdir(parents=True, exist_ok=True)
     save_json(path, config)
+
+
+def _check_same_config(out: Path, config: dict) -> None:
+    old = load_config(out)
+    diff = sorted(k for k in (set(old) | set(config)) - LOCATION_FIELDS if old.get(k) != config.get(k))
+    if diff:
+        raise RunError(f"{out} holds a run with another config (fields {diff}); use a new --out folder "
+                       "or delete that folder to start over")
+
+
+def finished_search(out: str | os.PathLike, config: dict) -> bool:
+    """True when ``out`` holds a finished, intact run of ``config`` (``LOCATION_FIELDS`` aside), with or
+    without a checkpoint: such a run is never searched again. False for an absent or unfinished
+    folder; RunError for a finished run of another config or a corrupt one."""
+    out = Path(out)
+    if not (out / "run.json").exists():
+        return False
+    if not is_finished(out):
+        return False
+    _check_same_config(out, config)
+    check_run(out)
+    return True
 
 
 def save_tables(out: Path, tables: list[CostTable]) -> None:
@@ -54,27 +152,119 @@ def save_tables(out: Path, tables: list[CostTable]) -> None:
 
 
 def load_tables(run_dir: Path) -> list[CostTable]:
-    return [CostTable.from_dict(d) for d in load_json(Path(run_dir) / "devices.json")["devices"]]
+    """The run's ``devices.json`` as cost tables (at least one; finite costs), or a RunError naming it."""
+    path = Path(run_dir) / "devices.json"
+    entries = _read_json(path).get("devices")
+    if not isinstance(entries, list) or not entries:
+        raise _bad(path, "no 'devices' list of cost tables")
+    try:
+        tables = [CostTable.from_dict(d) for d in entries]
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise _bad(path, f"a cost table does not have the expected fields ({exc})") from None
+    for t in tables:
+        if not _finite(t.base) or not all(_finite(c) for c in t.op_cost):
+            raise _bad(path, f"cost table {t.name!r} holds a non-finite cost")
+    return tables
 
 
 def load_config(run_dir: Path) -> dict:
-    """The run's ``config.json`` (SearchConfig fields) as a dict."""
-    return load_json(Path(run_dir) / "config.json")
+    """The run's ``config.json`` (SearchConfig fields, every one valid) as a dict, or a RunError naming it."""
+    from nas.search.config import SearchConfig  # deferred: the config imports the cost registries
+
+    path = Path(run_dir) / "config.json"
+    d = _read_json(path)
+    try:
+        SearchConfig.from_dict(d).validate()
+    except (TypeError, ValueError) as exc:
+        raise _bad(path, f"not a valid search config ({exc})") from None
+    return d
 
 
 def load_run_info(run_dir: Path) -> dict:
-    """The finished run's ``run.json`` (run summary, search seconds, provenance)."""
-    return load_json(Path(run_dir) / "run.json")
+    """The finished run's ``run.json`` (run summary, search seconds, provenance), or a RunError naming it."""
+    path = Path(run_dir) / "run.json"
+    info = _read_json(path)
+    missing = [k for k in RUN_KEYS if k not in info]
+    if missing:
+        raise _bad(path, f"missing field(s) {missing}")
+    if not _finite(info["search_seconds"]) or not isinstance(info["epochs"], int):
+        raise _bad(path, "search_seconds must be a finite number and epochs an integer")
+    return info
 
 
 def load_history(run_dir: Path):
-    """The run's ``history.csv`` (one row per epoch) as a ``pandas.DataFrame``."""
-    return read_rows(Path(run_dir) / "history.csv")
+    """The run's ``history.csv`` (one row per epoch: 1, 2, ...) as a ``pandas.DataFrame``, or a RunError."""
+    import pandas as pd  # deferred: pandas is slow to import
+
+    path = Path(run_dir) / "history.csv"
+    if not path.is_file():
+        raise _bad(path, "missing")
+    try:
+        h = read_rows(path)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError) as exc:
+        raise _bad(path, f"cannot be read as CSV ({' '.join(str(exc).split())})") from None
+    epochs = pd.to_numeric(h["epoch"], errors="coerce") if "epoch" in h else None
+    if epochs is None or list(epochs) != list(range(1, len(h) + 1)):
+        raise _bad(path, "column 'epoch' must number the rows 1, 2, ...")
+    numeric = h.select_dtypes("number")
+    if len(numeric.columns) != len(h.columns) or (numeric.abs() == float("inf")).any().any():
+        raise _bad(path, "every value must be a finite number (or empty)")
+    return h
 
 
 def load_hypernet_state(run_dir: Path) -> dict:
-    """The finished run's generator state dict (``hypernet.pt``), on the CPU."""
-    return torch.load(Path(run_dir) / HYPERNET, map_location="cpu", weights_only=True)
+    """The generator state of ``hypernet.pt`` (tensors, all finite), or a RunError naming it."""
+    path = Path(run_dir) / HYPERNET
+    state = _torch_load(path)
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise _bad(path, "not a state dict of tensors")
+    bad = _nonfinite_tensors(state)
+    if bad:
+        raise _bad(path, f"NaN or inf in {bad[:3]}")
+    return state
+
+
+def file_sha256(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def save_checksums(out: Path) -> None:
+    """Write ``checksums.json``: sha256 of each file of ``CHECKSUMMED`` (written last when a run finishes)."""
+    save_json(out / CHECKSUMS, {name: file_sha256(out / name) for name in CHECKSUMMED if (out / name).is_file()})
+
+
+def verify_checksums(run_dir: Path) -> None:
+    """Compare the files with ``checksums.json``; a folder without it is not checked."""
+    path = Path(run_dir) / CHECKSUMS
+    if not path.exists():
+        return
+    sums = _read_json(path)
+    for name, want in sums.items():
+        target = Path(run_dir) / name
+        if name not in CHECKSUMMED or not isinstance(want, str):
+            raise _bad(path, f"unexpected entry {name!r}")
+        if not target.is_file() or file_sha256(target) != want:
+            raise _bad(target, f"changed since the run finished (sha256 differs from {CHECKSUMS})")
+
+
+def check_run(run_dir: Path) -> None:
+    """Check every file of a finished run: checksums, then parse, schema and finite values of each,
+    and that ``hypernet.pt`` fits the generator ``config.json`` describes."""
+    from nas.search.config import SearchConfig
+    from nas.search.generators import build_generator
+
+    run_dir = Path(run_dir)
+    verify_checksums(run_dir)
+    cfg = SearchConfig.from_dict(load_config(run_dir))
+    tables = load_tables(run_dir)
+    load_run_info(run_dir)
+    load_history(run_dir)
+    state = load_hypernet_state(run_dir)
+    try:
+        build_generator(cfg, tables[0].descriptor().size).load_state_dict(state)
+    except (RuntimeError, KeyError, ValueError) as exc:
+        raise _bad(run_dir / HYPERNET, f"does not fit the generator of config.json ({' '.join(str(exc).split())[:200]})") \
+            from None
 
 
 def unseen_csv(run_dir: Path, device: str, tag: str) -> Path:
@@ -89,7 +279,7 @@ def save_checkpoint(out: Path, st) -> None:
         "epoch": st.epoch, "seconds": st.seconds, "history": st.history,
         "supernet": st.supernet.state_dict(), "hypernet": st.hypernet.state_dict(),
         "w_optim": st.w_optim.state_dict(), "a_optim": st.a_optim.state_dict(),
-        "generator": st.generator.get_state(),
+        "generator": st.generator.get_state(), "torch_threads": torch.get_num_threads(),
     }
     _atomic_torch_save(state, out / CHECKPOINT)
     columns = list(dict.fromkeys(k for row in st.history for k in row))
@@ -101,13 +291,24 @@ def load_checkpoint(out: Path, st) -> bool:
     path = out / CHECKPOINT
     if not path.exists():
         return False
-    state = torch.load(path, map_location="cpu", weights_only=False)
-    st.supernet.load_state_dict(state["supernet"])
-    st.hypernet.load_state_dict(state["hypernet"])
-    st.w_optim.load_state_dict(state["w_optim"])
-    st.a_optim.load_state_dict(state["a_optim"])
-    st.generator.set_state(state["generator"])
-    st.epoch, st.seconds, st.history = state["epoch"], state["seconds"], list(state["history"])
+    fix = f"delete {path} to restart the search from epoch 0"
+    state = _torch_load(path, fix, weights_only=False)
+    if not isinstance(state, dict) or _nonfinite_tensors({k: state.get(k, {}) for k in ("supernet", "hypernet")}):
+        raise _bad(path, "not a search checkpoint, or NaN/inf in its weights", fix)
+    threads = state.get("torch_threads")  # absent in checkpoints written before it was recorded: not checked
+    if threads is not None and threads != torch.get_num_threads():
+        raise RunError(f"{path} was written with {threads} torch threads, this search uses "
+                       f"{torch.get_num_threads()}: results depend on the thread count, so resume with "
+                       f"--set threads={threads} (or {fix})")
+    try:
+        st.supernet.load_state_dict(state["supernet"])
+        st.hypernet.load_state_dict(state["hypernet"])
+        st.w_optim.load_state_dict(state["w_optim"])
+        st.a_optim.load_state_dict(state["a_optim"])
+        st.generator.set_state(state["generator"])
+        st.epoch, st.seconds, st.history = int(state["epoch"]), float(state["seconds"]), list(state["history"])
+    except (RuntimeError, KeyError, ValueError, TypeError, IndexError) as exc:
+        raise _bad(path, f"does not fit this search ({' '.join(str(exc).split())[:200]})", fix) from None
     return True
 
 
@@ -121,11 +322,13 @@ def finish_run(out: Path, config: dict, st) -> None:
         "epochs": st.epoch, "device_set": "+".join(Path(d).stem for d in config["devices"]),
         "finished": True, "provenance": provenance(config),
     })
+    save_checksums(out)
 
 
 def is_finished(run_dir: Path) -> bool:
+    """Whether the folder holds run.json (finished) and hypernet.pt; a corrupt run.json is a RunError."""
     p = Path(run_dir) / "run.json"
-    return p.exists() and (Path(run_dir) / HYPERNET).exists() and bool(load_run_info(run_dir).get("finished"))
+    return p.exists() and (Path(run_dir) / HYPERNET).exists() and bool(_read_json(p).get("finished"))
 
 
 def require_finished(run_dir: Path) -> None:
@@ -135,7 +338,21 @@ def require_finished(run_dir: Path) -> None:
         raise RunError(f"run folder {run_dir} does not exist; run `python -m nas search --out {run_dir}` first")
     if not is_finished(run_dir):
         raise RunError(f"{run_dir} holds no finished search (run.json / {HYPERNET} missing); finish it with "
-                       f"`python -m nas search --out {run_dir}` (the same command resumes)")
+                       f"`{resume_command(run_dir)}` (it resumes from the last checkpoint)")
+    check_run(run_dir)
+
+
+def resume_command(run_dir: Path) -> str:
+    """The ``python -m nas search`` command that resumes (or restarts) the run of the folder's config.json."""
+    from nas.search.config import PROFILES, SearchConfig
+    from nas.search.serialise import to_set_args
+
+    run_dir = Path(run_dir)
+    if not (run_dir / "config.json").is_file():
+        return f"python -m nas search --out {run_dir}"
+    cfg = SearchConfig.from_dict(load_config(run_dir))
+    words = to_set_args(cfg, SearchConfig(**PROFILES["default"]))
+    return f"python -m nas search --profile default --out {run_dir}" + (f" --set {' '.join(words)}" if words else "")
 
 
 def run_record(run_dir: Path, root: Path | None = None) -> dict:

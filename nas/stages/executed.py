@@ -49,4 +49,7 @@ def compact_streams(path: str | Path) -> None:
                 output["text"] = final_bar_states(output["text"])
         if "outputs" in cell:
             cell["outputs"] = merged
-    nbformat.write(nb, str(path))
+    from nas.results import atomic_writer
+
+    with atomic_writer(path) as handle:  # a kill mid-write leaves the previous notebook intact
+        nbformat.write(nb, handle)
