@@ -65,3 +65,11 @@ def test_one_seed_captions_say_so(drawn):
     for name in ("fig10_search_cost", "fig16_seed_variance"):
         text = (drawn / f"{name}.txt").read_text()
         assert "One seed" in text and "sd over seeds." not in text, name
+
+
+def test_notebook_headings_and_captions_come_from_the_figure_files(drawn):
+    from nas.report.show import caption_of, title_of
+
+    assert title_of(drawn / "fig13_unseen_device.png") == "Figure 13: unseen device"
+    assert caption_of(drawn / "fig13_unseen_device.png") == (drawn / "fig13_unseen_device.txt").read_text().strip()
+    assert caption_of(drawn / "missing.png") == ""
