@@ -44,6 +44,31 @@ def cmd_search(args) -> int:
     return 0
 
 
+MEASURED_COLUMN = "meas_latency_ms_shared_table"  # measured whole-network latency (data/hardware), shared devices
+BENCH_COLUMN = "nb201_cifar10_test_acc_benchmark"  # trained accuracy from NAS-Bench-201 (evaluation lookup)
+
+
+def _known_values(rows: list[dict], device: str) -> list[dict]:
+    """Add the measured latency (shared latency table) and the NB201 benchmark accuracy of each row's
+    architecture where the tables know them (blank otherwise). The benchmark is an evaluation-only
+    lookup, imported here and nowhere on a search's path."""
+    from nas.costs.devices import SHARED_DEVICES
+    from nas.spaces.nb201.benchmark import NB201Benchmark
+
+    bench = NB201Benchmark.load()
+    out = []
+    for row in rows:
+        extra = {MEASURED_COLUMN: "", BENCH_COLUMN: ""}
+        try:
+            extra[BENCH_COLUMN] = bench.accuracy(row["arch"])
+            if device in SHARED_DEVICES:
+                extra[MEASURED_COLUMN] = bench.measured_latency(row["arch"], device)
+        except KeyError:
+            pass  # not an NB201 cell of the tables: leave blank
+        out.append({**row, **extra})
+    return out
+
+
 def cmd_derive(args) -> int:
     from nas.methods.derive import COLUMNS, SearchRun, derive_budgets, derive_lams
     from nas.results import write_rows
@@ -54,12 +79,15 @@ def cmd_derive(args) -> int:
     run = SearchRun.load(args.run)
     rows = derive_lams(run, args.device, args.lam) if args.lam else derive_budgets(run, args.device, args.budget_ms)
     rows = [r.row() for r in rows]
+    columns = COLUMNS
+    if run.config.space == "nb201" and not args.no_lookup:
+        rows, columns = _known_values(rows, args.device), (*COLUMNS, MEASURED_COLUMN, BENCH_COLUMN)
     if args.out:
-        write_rows(args.out, rows, COLUMNS)
+        write_rows(args.out, rows, columns)
     else:
         import csv
 
-        writer = csv.DictWriter(sys.stdout, fieldnames=COLUMNS, lineterminator="\n")
+        writer = csv.DictWriter(sys.stdout, fieldnames=columns, lineterminator="\n")
         writer.writeheader()
         writer.writerows(rows)
     return 0
@@ -115,34 +143,82 @@ def cmd_plan(args) -> int:
     return 0
 
 
+EPILOG = """examples:
+  python -m nas search --space nb201 --dataset cifar10 --profile default --out results/runs/my_run
+  python -m nas derive --run results/runs/darts-cc-hw_nb201_cifar10_s0 --device raspi4 --budget-ms 20 30
+  python -m nas derive --run results/runs/darts-cc-hw_nb201_cifar10_s0 --device my_phone.csv --lam 0 0.5 1
+  python -m nas export --arch "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|" \\
+      --format onnx --out model.onnx
+  python -m nas profile --runtime torch-cpu-1t --out data/latency/torch-cpu-1t
+  python -m nas plan --profile default --format make --threads 1 --python .venv/bin/python > runs.mk
+
+Known failures print one line naming the problem and the fix, and exit with status 2.
+"""
+
+
+def _devices_text() -> str:
+    """The device specs ``derive`` and ``search`` accept, for the help texts."""
+    from nas.costs.devices import SHARED_DEVICES
+    from nas.costs.runtimes import RUNTIME_NAMES
+
+    return (f"shared latency profiles: {', '.join(SHARED_DEVICES)}; this machine's runtimes (after 'nas profile'): "
+            f"{', '.join('local-' + r for r in RUNTIME_NAMES)}; analytic: params, flops; or a CSV file "
+            "arch_str,latency_ms of whole-network measurements of a new device")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m nas", description=__doc__.splitlines()[0])
-    sub = p.add_subparsers(dest="command", required=True)
-    s = sub.add_parser("search", help="run or resume one conditioned search")
-    s.add_argument("--space", default="nb201", choices=["nb201"])
-    s.add_argument("--dataset", choices=["cifar10", "fashion-mnist", "synthetic"])
-    s.add_argument("--profile", default="default", help="smoke | default | full")
+    fmt = argparse.RawDescriptionHelpFormatter
+    p = argparse.ArgumentParser(prog="python -m nas", formatter_class=fmt, epilog=EPILOG,
+                                description="Hardware-aware differentiable NAS: search once, then derive an "
+                                            "architecture for any device and latency budget.")
+    sub = p.add_subparsers(dest="command", required=True, metavar="{search,derive,export,profile,plan}")
+    devices = _devices_text()
+    s = sub.add_parser("search", help="run or resume one conditioned search", formatter_class=fmt,
+                       epilog="example:\n  python -m nas search --profile smoke --dataset synthetic --out /tmp/run")
+    s.add_argument("--space", default="nb201", choices=["nb201"], help="search space (default nb201)")
+    s.add_argument("--dataset", choices=["cifar10", "fashion-mnist", "synthetic"],
+                   help="training data (default: the profile's, cifar10)")
+    s.add_argument("--profile", default="default", help="settings profile: smoke | default | full (default default)")
     s.add_argument("--method", help="darts-cc-hw (default) | darts-cc | darts | fbnet")
-    s.add_argument("--seed", type=int)
-    s.add_argument("--devices", nargs="+", help="training devices (names or CSV paths)")
-    s.add_argument("--set", nargs="*", default=[], metavar="FIELD=VALUE", help="override SearchConfig fields")
+    s.add_argument("--seed", type=int, help="random seed (default: the profile's, 0)")
+    s.add_argument("--devices", nargs="+", metavar="DEVICE", help=f"training devices; {devices}")
+    s.add_argument("--set", nargs="*", default=[], metavar="FIELD=VALUE",
+                   help="override SearchConfig fields, e.g. --set epochs=2 batch_size=32")
     s.add_argument("--out", required=True, help="run folder (rerunning the same command resumes)")
     s.set_defaults(func=cmd_search)
-    d = sub.add_parser("derive", help="architectures for a device and trade-offs or budgets")
+    d = sub.add_parser("derive", help="architectures for a device and trade-offs or budgets", formatter_class=fmt,
+                       description="Derive architectures from a finished search for one device, at trade-offs "
+                                   "(--lam) or latency budgets (--budget-ms). Prints CSV: the query, the "
+                                   f"architecture and its predicted latency; for NB201 also {MEASURED_COLUMN} "
+                                   "(measured latency from the shared latency table, shared devices only) and "
+                                   f"{BENCH_COLUMN} (NAS-Bench-201 CIFAR-10 test accuracy, an evaluation lookup), "
+                                   "blank where the tables do not know the architecture.",
+                       epilog="devices:\n  " + devices.replace("; ", "\n  ") + "\n\nexamples:\n"
+                              "  python -m nas derive --run results/runs/darts-cc-hw_nb201_cifar10_s0 --device raspi4 "
+                              "--budget-ms 20 30\n"
+                              "  python -m nas derive --run results/runs/darts-cc-hw_nb201_cifar10_s0 --device "
+                              "my_phone.csv --lam 0 0.5 1")
     d.add_argument("--run", required=True, help="folder of a finished search")
-    d.add_argument("--device", required=True, help="device name or CSV arch_str,latency_ms of a new device")
+    d.add_argument("--device", required=True, help="device name or CSV arch_str,latency_ms of a new device (below)")
     q = d.add_mutually_exclusive_group(required=True)
-    q.add_argument("--lam", type=float, nargs="+", help="normalised trade-off(s) in [0, 1]")
-    q.add_argument("--budget-ms", type=float, nargs="+", help="latency budget(s) in the device's unit")
+    q.add_argument("--lam", type=float, nargs="+", help="normalised trade-off(s) in [0, 1] (0: accuracy only)")
+    q.add_argument("--budget-ms", type=float, nargs="+", help="latency budget(s) in the device's unit (ms)")
     d.add_argument("--out", help="CSV file (default: stdout)")
+    d.add_argument("--no-lookup", action="store_true",
+                   help="skip the measured-latency and benchmark-accuracy columns")
     d.set_defaults(func=cmd_derive)
-    e = sub.add_parser("export", help="write a deployable model of an architecture")
-    e.add_argument("--space", default="nb201", choices=["nb201"])
-    e.add_argument("--arch", required=True, help="NB201 genotype string")
-    e.add_argument("--format", required=True, choices=["onnx", "torchscript"])
-    e.add_argument("--out", required=True)
+    e = sub.add_parser("export", help="write a deployable model of an architecture", formatter_class=fmt,
+                       epilog="example:\n  python -m nas export --arch "
+                              "\"|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|"
+                              "nor_conv_3x3~2|\" --format onnx --out model.onnx")
+    e.add_argument("--space", default="nb201", choices=["nb201"], help="search space (default nb201)")
+    e.add_argument("--arch", required=True, help="NB201 genotype string |op~0|+|op~0|op~1|+|op~0|op~1|op~2|")
+    e.add_argument("--format", required=True, choices=["onnx", "torchscript"], help="file format")
+    e.add_argument("--out", required=True, help="output file")
     e.set_defaults(func=cmd_export)
-    pr = sub.add_parser("profile", help="measure this machine's latency and fit its lookup tables")
+    pr = sub.add_parser("profile", help="measure this machine's latency and fit its lookup tables",
+                        formatter_class=fmt,
+                        epilog="example:\n  python -m nas profile --runtime torch-cpu-1t --out data/latency/torch-cpu-1t")
     pr.add_argument("--runtime", required=True, help="torch-cpu-1t | torch-cpu | onnxruntime-cpu | cuda")
     pr.add_argument("--space", default="nb201", help="search space (nb201)")
     pr.add_argument("--out", required=True, help="profile folder, e.g. data/latency/torch-cpu-1t (rerun resumes)")
@@ -153,7 +229,10 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--seed", type=int, help="seed of the architectures and the timing order (default 0)")
     pr.add_argument("--quick", action="store_true", help="small profile for smoke runs (30 archs, 20 runs)")
     pr.set_defaults(func=cmd_profile)
-    pl = sub.add_parser("plan", help="every search run of a profile as its own command (make -j, job arrays)")
+    pl = sub.add_parser("plan", help="every search run of a profile as its own command (make -j, job arrays)",
+                        formatter_class=fmt,
+                        epilog="example:\n  python -m nas plan --profile default --format make --threads 1 "
+                               "--python .venv/bin/python > runs.mk && make -j 2 -f runs.mk")
     pl.add_argument("--profile", default="default", help="smoke | default | full")
     pl.add_argument("--format", choices=["sh", "make"], default="sh", help="shell lines or a makefile")
     pl.add_argument("--threads", type=int, default=0, help="torch threads per run (e.g. 1 with make -j on 2 cores)")

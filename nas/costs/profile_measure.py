@@ -102,7 +102,7 @@ def _check_resume(out: Path, cfg: ProfileConfig) -> dict:
 
 
 def _progress(total: int, desc: str, enabled: bool):
-    from tqdm.auto import tqdm
+    from tqdm.std import tqdm  # text bars: no ipywidgets needed in notebooks
 
     return tqdm(total=total, desc=desc, unit="visit", disable=not enabled or total == 0)
 

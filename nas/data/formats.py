@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 from PIL import Image
-from tqdm.auto import tqdm
+from tqdm.std import tqdm  # text bars: no ipywidgets needed in notebooks
 
 from nas.results import atomic_writer
 from nas.data.common import SPLIT_KEYS, DataError, copy_file, one_line, redo_hint

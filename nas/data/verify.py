@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
-from tqdm.auto import tqdm
+from tqdm.std import tqdm  # text bars: no ipywidgets needed in notebooks
 
 from nas.data.common import SPLIT_KEYS, DataError, redo_hint
 from nas.data.formats import idx_bytes

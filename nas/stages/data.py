@@ -1,7 +1,7 @@
 """Stage ``01_data``: prepare and verify the datasets (or a synthetic stand-in), summarise them, draw samples.
 
 Writes ``<out_dir>/data_verification.csv`` (count, shape, class balance, first labels, per-channel
-pixel mean/std per split), ``<out_dir>/provenance.json`` and ``<fig_dir>/data_samples.png``.
+pixel mean/std per split), ``<out_dir>/provenance.json`` and ``<fig_dir>/data_samples.{png,pdf,txt}``.
 Paths are relative to the working directory (the notebook runs in ``notebooks/``).
 """
 
@@ -88,23 +88,33 @@ def verification_rows(arrays_by_name: Mapping) -> list[dict]:
 
 
 def save_sample_grid(arrays_by_name: Mapping, path: str | Path, per_dataset: int = 8) -> Path:
-    """Draw the first ``per_dataset`` training images of each dataset (one row each) to ``path``."""
+    """Draw the first ``per_dataset`` training images of each dataset (one row each, titled with their
+    class names) to ``path`` (PNG), with a PDF and a caption file (``.txt``) beside it. Text is 8 pt at
+    the printed width (7 in)."""
     from matplotlib.figure import Figure  # no pyplot: the caller's backend stays as it is
 
+    from nas.results import atomic_write_text
+
     names = list(arrays_by_name)
-    fig = Figure(figsize=(per_dataset * 1.1, len(names) * 1.3))
+    fig = Figure(figsize=(7.0, len(names) * 1.25), layout="constrained")
     axes = fig.subplots(len(names), per_dataset, squeeze=False)
     for row, name in zip(axes, names):
-        x, y = arrays_by_name[name].x_train, arrays_by_name[name].y_train
+        arrays = arrays_by_name[name]
+        x, y, classes = arrays.x_train, arrays.y_train, tuple(getattr(arrays, "classes", ()))
         for i, ax in enumerate(row):
             image = x[i].squeeze()
+            label = int(y[i])
             ax.imshow(image, cmap="gray" if image.ndim == 2 else None, vmin=0, vmax=255)
-            ax.set_title(f"{name}: {int(y[i])}" if i == 0 else str(int(y[i])), fontsize=7)
+            ax.set_title(classes[label] if label < len(classes) else str(label), fontsize=8)
             ax.axis("off")
-    fig.tight_layout()
+        row[0].text(-0.15, 0.5, name, transform=row[0].transAxes, rotation=90, ha="right", va="center", fontsize=8)
     path = Path(path)
-    with atomic_writer(path, "wb") as handle:
-        fig.savefig(handle, format=path.suffix.lstrip(".") or "png", dpi=150)
+    for suffix, extra in ((".png", {"dpi": 200}), (".pdf", {"metadata": {"CreationDate": None}})):
+        with atomic_writer(path.with_suffix(suffix), "wb") as handle:
+            fig.savefig(handle, format=suffix.lstrip("."), **extra)
+    atomic_write_text(path.with_suffix(".txt"), f"The first {per_dataset} training images of each dataset "
+                      f"({', '.join(names)}), titled with their class names.\nSource: the prepared datasets "
+                      "(stage 01_data; results/data/data_verification.csv).\n")
     return path
 
 

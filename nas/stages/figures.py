@@ -1,4 +1,4 @@
-"""Stage ``06_figures``: Figures 1-12 and Tables 1-4 of the paper from ``results/summary/*.csv`` only.
+"""Stage ``06_figures``: Figures 1-16 and Tables 1-4 of the paper from ``results/summary/*.csv`` only.
 
 Figures go to ``fig_dir`` (``fig<N>_<slug>.{pdf,png,txt}``), tables to ``table_dir`` (Markdown and
 LaTeX with their captions). No metric is recomputed here. Paths are relative to the working
@@ -62,25 +62,30 @@ def read_summaries(summary_dir: str | Path) -> dict[str, pd.DataFrame]:
 
 
 def draw_figures(summary: dict[str, pd.DataFrame], cfg: FiguresConfig) -> list[Path]:
-    """Figures 1-12, in order; returns their PNG paths."""
-    from nas.report import plots, plots_baselines, plots_performance
+    """Figures 1-16, in order; returns their PNG paths."""
+    from nas.report import plots, plots_answers, plots_baselines, plots_performance
     from nas.report import tables as paper_tables
 
     fig_dir, main_run, detail = cfg.fig_dir, cfg.main_run, list(cfg.detail_devices)
     main_rows = paper_tables.of_main_runs(summary["comparison.csv"], summary["runs.csv"])  # Table 1, Fig. 1
     return [
-        plots.budget_regret(main_rows, summary["random_reference.csv"], fig_dir),
+        plots.budget_regret(main_rows, summary["random_reference.csv"], summary["runs.csv"], fig_dir),
         plots.fronts(summary["derived.csv"], summary["oracle_front.csv"], fig_dir, main_run),
         plots.arch_probs(summary["arch_probs.csv"], fig_dir, main_run, detail),
         plots.control(summary["derived.csv"], summary["comparison.csv"], fig_dir, main_run),
         plots.cells(summary["derived.csv"], fig_dir, main_run, detail[:2]),
         plots.device_similarity(summary["device_similarity.csv"], fig_dir),
         plots.lut_scatter(summary["latency_points.csv"], fig_dir),
-        plots.search_curves(summary["search_history.csv"], fig_dir),
+        plots.search_curves(summary["search_history.csv"], fig_dir, summary["runs.csv"]),
         plots_baselines.fig9_fronts_methods(summary["method_answers.csv"], summary["oracle_front.csv"], fig_dir),
         plots_baselines.fig10_search_cost(summary["comparison.csv"], fig_dir),
         plots_baselines.fig11_specialisation(summary["specialisation.csv"], fig_dir),
         plots_performance.fig12_performance(summary["performance.csv"], fig_dir),
+        plots_answers.fig13_unseen_device(summary["derived.csv"], summary["oracle_front.csv"], main_rows,
+                                          summary["runs.csv"], fig_dir),
+        plots_answers.fig14_regret_by_budget(summary["method_answers.csv"], fig_dir),
+        plots_answers.fig15_pred_vs_measured(summary["method_answers.csv"], fig_dir),
+        plots_answers.fig16_seed_variance(summary["comparison.csv"], summary["runs.csv"], fig_dir),
     ]
 
 

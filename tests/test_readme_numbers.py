@@ -1,0 +1,81 @@
+"""Numbers the README quotes from ``results/`` match the committed file they name.
+
+Each ``Quote`` is a phrase of README.md, the number in it, the file it comes from and how to read
+the number there (rounded as the README prints it). A README edit that changes a quoted phrase must
+update its entry; a result that changes makes its entry fail until the README says the new number.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable, NamedTuple
+
+import pandas as pd
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+MAIN = "darts-cc-hw_nb201_cifar10_s0"
+HOLDOUT = "darts-cc-hw_nb201_cifar10_s0_without-pixel3"
+
+
+class Quote(NamedTuple):
+    """A number the README quotes: ``phrase`` contains ``number``; ``select`` reads it from ``file``."""
+
+    phrase: str
+    number: str
+    file: str
+    select: Callable[[pd.DataFrame], float]
+    digits: int
+
+
+def _one(df: pd.DataFrame, column: str = "value", **where) -> float:
+    """The single value of ``column`` in the rows of ``df`` matching every ``where`` (column=value)."""
+    rows = df
+    for key, value in where.items():
+        rows = rows[rows[key] == value]
+    assert len(rows) == 1, f"{len(rows)} rows match {where}"
+    return float(rows[column].iloc[0])
+
+
+def _regret(device: str, run: str = MAIN, given_as: str = "name") -> Callable[[pd.DataFrame], float]:
+    return lambda df: _one(df, run_id=run, device=device, device_given_as=given_as, metric="mean_regret")
+
+
+def _random(device: str, n: int, stat: str) -> Callable[[pd.DataFrame], float]:
+    return lambda df: float(df[(df["device"] == device) & (df["n"] == n)]["mean_regret"].agg(stat))
+
+
+QUOTES = (
+    Quote("The search took 630 s", "630", "results/summary/runs.csv",
+          lambda df: _one(df, "search_seconds", run_id=MAIN), 0),
+    Quote("training (661 s)", "661", "results/summary/runs.csv",
+          lambda df: _one(df, "search_seconds", run_id=HOLDOUT), 0),
+    Quote("| eyeriss (estimated) | 1.66 |", "1.66", "results/summary/comparison.csv", _regret("eyeriss"), 2),
+    Quote("| gold_6226 | 1.36 |", "1.36", "results/summary/comparison.csv", _regret("gold_6226"), 2),
+    Quote("| eyeriss (estimated) | 1.66 | 0/5 | -0.86 | 2.77 ± 3.30", "2.77", "results/summary/random_reference.csv",
+          _random("eyeriss", 10, "mean"), 2),
+    Quote("| eyeriss (estimated) | 1.66 | 0/5 | -0.86 | 2.77 ± 3.30", "3.30", "results/summary/random_reference.csv",
+          _random("eyeriss", 10, "std"), 2),
+    Quote("mean regret 4.25 with 300", "4.25", "results/summary/comparison.csv", _regret("pixel3", HOLDOUT, "csv-300"), 2),
+    Quote("2.69 with MODNAS's 10", "2.69", "results/summary/comparison.csv", _regret("pixel3", HOLDOUT, "csv-10"), 2),
+    Quote("(the space's best: 94.37 %)", "94.37", "results/summary/oracle_front.csv", lambda df: df["acc"].max(), 2),
+)
+
+
+@pytest.fixture(scope="module")
+def readme() -> str:
+    return " ".join((REPO / "README.md").read_text(encoding="utf-8").split())  # line breaks as spaces
+
+
+@pytest.mark.parametrize("quote", QUOTES, ids=[f"{q.number}@{Path(q.file).name}" for q in QUOTES])
+def test_readme_number_matches_its_file(quote: Quote, readme: str):
+    assert quote.phrase in readme, f"README.md no longer says {quote.phrase!r}: update tests/test_readme_numbers.py"
+    assert quote.number in quote.phrase
+    value = quote.select(pd.read_csv(REPO / quote.file))
+    assert f"{value:.{quote.digits}f}" == quote.number, f"{quote.file} holds {value}, README.md says {quote.number}"
+
+
+def test_a_wrong_number_is_caught():
+    wrong = QUOTES[0]._replace(number="631")
+    value = wrong.select(pd.read_csv(REPO / wrong.file))
+    assert f"{value:.{wrong.digits}f}" != wrong.number
