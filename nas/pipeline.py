@@ -225,7 +225,7 @@ def run_stage(
             os.replace(work, target)  # a failed notebook is kept whole, for inspection
         result = StageResult(notebook.stem, time.perf_counter() - start, "failed", target, _now())
         raise StageFailed(failure_message(notebook, error, target), result) from error
-    compact_streams(work)
+    compact_streams(work, target)
     os.replace(work, target)
     return StageResult(notebook.stem, time.perf_counter() - start, "ok", target, _now())
 

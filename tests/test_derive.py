@@ -7,6 +7,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+
+from nas.costs.resolve import cost_floor
 import torch
 
 from nas.cli import main
@@ -39,7 +41,8 @@ def test_lam_queries_never_dead_and_budgets_are_met(run_dir):
     for device in ("raspi4", "eyeriss", "pixel3", "params"):
         for d in derive_lams(run, device, np.linspace(0, 1, 11)):
             assert not Genotype.from_str(d.arch).is_dead()
-        cheap = cheapest_live(run.device_table(device))[1]
+        table = run.device_table(device)
+        cheap = float(run.predicted(table, run.space.cheapest(table)))  # the cheapest achievable
         for d in derive_budgets(run, device, [cheap, cheap + 0.5, cheap + 5.0, 1e9]):
             assert d.pred_latency_ms <= d.budget_ms + 1e-9 and not Genotype.from_str(d.arch).is_dead()
 
@@ -50,6 +53,20 @@ def test_budget_below_cheapest_names_the_cheapest(run_dir):
     with pytest.raises(DeriveError, match="cheapest") as e:
         derive_budgets(run, "raspi4", [cost - 1.0])
     assert arch in str(e.value)
+
+
+def test_predictions_never_fall_below_the_fastest_measurement(run_dir):
+    """raspi4's fitted table has a negative base: its cheapest cell is predicted below zero."""
+    run = SearchRun.load(run_dir)
+    table = run.device_table("raspi4")
+    raw = cheapest_live(table)[1]
+    floor = cost_floor(table)
+    assert raw < 0 < floor  # the fastest of the 300 measurements the table was fitted on
+    for d in derive_lams(run, "raspi4", np.linspace(0, 1, 11)):
+        assert d.pred_latency_ms >= floor
+    with pytest.raises(DeriveError, match="cheapest achievable") as e:
+        derive_budgets(run, "raspi4", [0.0])
+    assert f"{floor:.4g}" in str(e.value)
 
 
 def test_unseen_device_from_csv(run_dir, tmp_path):

@@ -121,3 +121,14 @@ def resolve_device(spec: str, known: Mapping[str, CostTable], *, n_fit: int = 30
     if spec in known:
         return known[spec]
     return build_table(spec, n_fit=n_fit, seed=seed, space=space)
+
+
+def cost_floor(table: CostTable, *, n_fit: int = 300, seed: int = 0) -> float:
+    """The least cost a prediction of ``table`` may report, in its unit: the fastest whole-network
+    measurement it was fitted on (``fit["min_measured"]``; for a shared device whose stored table
+    predates that field, the same fit made again), else 0 -- an additive fit can predict negative
+    latency for cells cheaper than anything it saw (raspi4, pixel3: negative base)."""
+    floor = (table.fit or {}).get("min_measured")
+    if floor is None and table.name in SHARED_DEVICES and table.unit == "ms":
+        floor = (build_table(table.name, n_fit=n_fit, seed=seed, space=table.space).fit or {}).get("min_measured")
+    return max(float(floor), 0.0) if floor is not None else 0.0

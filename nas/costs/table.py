@@ -293,7 +293,7 @@ def fit_cost_table(archs: Sequence, values: Sequence[float], *, name: str, unit:
     _check_design(X, len(archs), n_dead, space)
     coef, *_ = np.linalg.lstsq(X, y, rcond=None)
     train = prediction_stats(X @ coef, y)
-    fit = {"n_fit": float(len(y)), "n_dead_skipped": float(n_dead),
+    fit = {"n_fit": float(len(y)), "n_dead_skipped": float(n_dead), "min_measured": float(y.min()),
            "train_r2": train["r2"], "train_rmse": train["rmse"]}
     if holdout is not None:
         Xt, yt, _ = _live_rows(*holdout, space)

@@ -85,11 +85,11 @@ def lam_sweep(run: SearchRun, device: str, lams: Sequence[float] = tuple(LAM_GRI
     at each lam_norm, derived with :func:`descriptor_table`, and their predicted costs on ``device``."""
     probs = run.probs(descriptor_table(run, device), lams)
     idx = most_probable_live(probs)
-    return idx, run.device_table(device).all_costs()[idx]
+    return idx, run.predicted(run.device_table(device), all_op_indices()[idx])
 
 
 def fixed_architecture(run: SearchRun, device: str) -> tuple[int, float]:
     """The one architecture of a condition-free run (darts, fbnet) and its predicted cost on ``device``."""
     probs = run.probs(descriptor_table(run, device), [0.0])
     i = int(most_probable_live(probs)[0])
-    return i, float(run.device_table(device).all_costs()[i])
+    return i, float(run.predicted(run.device_table(device), all_op_indices()[i]))

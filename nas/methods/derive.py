@@ -17,7 +17,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from nas.costs.resolve import build_table
+from nas.costs.resolve import build_table, cost_floor
 from nas.costs.table import CostTable
 from nas.methods.budget import DEFAULT_MARGIN, DEFAULT_RULE, answer_budgets
 from nas.search import run_io
@@ -79,6 +79,12 @@ class SearchRun:
             return self.tables[spec]
         return build_table(spec, n_fit=self.config.lut_n_fit, seed=self.config.lut_seed, space=self.config.space)
 
+    def predicted(self, table: CostTable, idx: np.ndarray) -> np.ndarray:
+        """Predicted costs of architectures (op indices (..., n_edges)) on ``table``, never below its floor
+        (``nas.costs.resolve.cost_floor``)."""
+        floor = cost_floor(table, n_fit=self.config.lut_n_fit, seed=self.config.lut_seed)
+        return np.maximum(table.arch_costs(idx), floor)
+
     @torch.no_grad()
     def probs(self, table: CostTable, lams: Sequence[float]) -> np.ndarray:
         """Op probabilities (L, n_edges, n_ops) (NB201: (L, 6, 5)) for the device's descriptor at each lam_norm."""
@@ -121,7 +127,7 @@ def derive_lams(run: SearchRun, device: str, lams: Sequence[float], *,
     _check_lams(lams)
     table = run.device_table(device)
     idx = run.space.most_probable(log_probs(run.probs(descriptor or table, lams)))  # (L, n_edges)
-    costs = table.arch_costs(idx)
+    costs = run.predicted(table, idx)
     return [Derived(table.name, float(lam), None, _arch(run.space, a), float(c)) for lam, a, c in zip(lams, idx, costs)]
 
 
@@ -142,19 +148,23 @@ def derive_budgets(run: SearchRun, device: str, budgets: Sequence[float], *,
     ``descriptor``: as in :func:`derive_lams`; costs and budgets are always the device's.
     """
     table, space = run.device_table(device), run.space
-    cheap_cost = check_budgets(table, budgets)
+    cheap_cost = check_budgets(table, budgets, run.predicted(table, space.cheapest(table)))
     logp = log_probs(run.probs(descriptor or table, LAM_GRID))  # (G, n_edges, n_ops)
     out = []
     for b, (step, idx) in zip(budgets, answer_budgets(space, table, logp, budgets, cheap_cost, rule, margin)):
-        out.append(Derived(table.name, float(LAM_GRID[step]), float(b), _arch(space, idx), float(table.arch_costs(idx))))
+        out.append(Derived(table.name, float(LAM_GRID[step]), float(b), _arch(space, idx),
+                           float(run.predicted(table, idx))))
     return out
 
 
-def check_budgets(table: CostTable, budgets: Sequence[float]) -> float:
-    """The cheapest valid cost on ``table``; DeriveError if a budget is below it (or not a number)."""
+def check_budgets(table: CostTable, budgets: Sequence[float], achievable: float | None = None) -> float:
+    """The cheapest achievable cost on ``table`` (``achievable``: the cheapest valid architecture's
+    prediction held at the table's floor; default its raw prediction); DeriveError if a budget is
+    below it (or not a number)."""
     cheap_arch, cheap_cost = cheapest_live(table)
+    cheap_cost = cheap_cost if achievable is None else float(achievable)
     low = [b for b in budgets if not float(b) >= cheap_cost]
     if low:
-        raise DeriveError(f"budget(s) {low} {table.unit} below the cheapest live architecture on {table.name}: "
+        raise DeriveError(f"budget(s) {low} {table.unit} below the cheapest achievable latency on {table.name}: "
                           f"{cheap_cost:.4g} {table.unit} ({cheap_arch}); ask for at least that")
     return cheap_cost

@@ -67,11 +67,11 @@ def fbnet_budget_answers(runs: Sequence[SearchRun], device: str, budgets: Sequen
         return []
     table, space = mine[-1].device_table(device), mine[-1].space
     logp = np.concatenate([log_probs(r.probs(descriptor_table(r, device), [0.0])) for r in mine])  # (S, E, O)
-    cheapest = float(table.arch_costs(space.cheapest(table)))
+    cheapest = float(mine[-1].predicted(table, space.cheapest(table)))
     out = []
     for b, (step, idx) in zip(budgets, answer_budgets(space, table, logp, budgets, cheapest, rule, margin)):
         r = mine[step]
-        out.append(Answer(device, float(b), space.format(space.from_indices(idx)), float(table.arch_costs(idx)),
+        out.append(Answer(device, float(b), space.format(space.from_indices(idx)), float(r.predicted(table, idx)),
                           fbnet_tradeoff(r), r.run_dir.name))
     return out
 

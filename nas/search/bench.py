@@ -82,7 +82,7 @@ def _device_name(torch_device: str) -> str:
 def bench_search_step(cfg: BenchConfig, progress: bool = True) -> list[dict]:
     """Time every configuration of ``cfg`` (interleaved) and return one record per configuration."""
     import torch
-    from tqdm.auto import tqdm
+    from tqdm.std import tqdm
 
     cfg.validate()
     torch.set_flush_denormal(True)

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 import torch
-from tqdm.auto import tqdm
+from tqdm.std import tqdm  # text bars: no widget warning in notebooks, compact executed outputs
 
 from nas.costs.resolve import build_tables
 from nas.provenance import reset_rss_peak

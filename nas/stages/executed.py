@@ -26,8 +26,10 @@ def final_bar_states(text: str) -> str:
     return "".join(line + "\n" for _, line in kept)
 
 
-def compact_streams(path: str | Path) -> None:
-    """Keep only the final state of each progress bar in the stream outputs of an executed notebook.
+def compact_streams(path: str | Path, final_path: str | Path | None = None) -> None:
+    """Keep only the final state of each progress bar in the stream outputs of an executed notebook,
+    and record papermill's input and output paths relative to the repository (``final_path``: where
+    the notebook will live, if it is executed under a temporary name).
 
     A text progress bar writes one stream output per refresh; Jupyter shows only the last, and
     keeping them all made an executed search notebook 9 MB. Other output is left as it is.
@@ -35,6 +37,10 @@ def compact_streams(path: str | Path) -> None:
     import nbformat
 
     nb = nbformat.read(str(path), as_version=4)
+    meta = nb.metadata.get("papermill", {})
+    for key, value in (("input_path", meta.get("input_path")), ("output_path", final_path or meta.get("output_path"))):
+        if value:
+            meta[key] = _repo_relative(value)
     for cell in nb.cells:
         merged = []
         for output in cell.get("outputs", []):
@@ -53,3 +59,11 @@ def compact_streams(path: str | Path) -> None:
 
     with atomic_writer(path) as handle:  # a kill mid-write leaves the previous notebook intact
         nbformat.write(nb, handle)
+
+
+def _repo_relative(path: str | Path) -> str:
+    """``path`` relative to the repository root when inside it (no machine's absolute paths in a committed file)."""
+    from nas.results import repo_root
+
+    p = Path(path).resolve()
+    return p.relative_to(repo_root()).as_posix() if p.is_relative_to(repo_root()) else p.name
