@@ -66,6 +66,9 @@ def complexity_table(kind: str, macro: MacroConfig = BENCHMARK_MACRO, resolution
     return CostTable.from_op_costs(kind, unit, base, costs, origin="analytic", space=space)
 
 
+FLOOR_FRACTION = 0.5  # predictions are trusted down to half the fastest measurement a table was fitted on
+
+
 def build_table(name: str, *, n_fit: int = 300, seed: int = 0, space: str = "nb201") -> CostTable:
     """The cost table of a device spec (see the module docstring); a CSV is fitted on every call.
 
@@ -124,11 +127,16 @@ def resolve_device(spec: str, known: Mapping[str, CostTable], *, n_fit: int = 30
 
 
 def cost_floor(table: CostTable, *, n_fit: int = 300, seed: int = 0) -> float:
-    """The least cost a prediction of ``table`` may report, in its unit: the fastest whole-network
-    measurement it was fitted on (``fit["min_measured"]``; for a shared device whose stored table
-    predates that field, the same fit made again), else 0 -- an additive fit can predict negative
-    latency for cells cheaper than anything it saw (raspi4, pixel3: negative base)."""
+    """The least cost a prediction of ``table`` may report, in its unit: ``FLOOR_FRACTION`` of the fastest
+    whole-network measurement it was fitted on (``fit["min_measured"]``; for a shared device whose stored
+    table predates that field, the same fit made again), else 0.
+
+    An additive fit extrapolates below its data for cells cheaper than any it saw (raspi4 and pixel3
+    have a negative base: their cheapest cell is predicted at -0.32 ms, measured 2.88 ms); an accurate
+    table must not be overruled (eyeriss's exact table puts its cheapest cell at 0.87 of its fastest
+    fitted measurement), hence a fraction.
+    """
     floor = (table.fit or {}).get("min_measured")
     if floor is None and table.name in SHARED_DEVICES and table.unit == "ms":
         floor = (build_table(table.name, n_fit=n_fit, seed=seed, space=table.space).fit or {}).get("min_measured")
-    return max(float(floor), 0.0) if floor is not None else 0.0
+    return FLOOR_FRACTION * max(float(floor), 0.0) if floor is not None else 0.0
