@@ -16,98 +16,24 @@ checkpoint is resumed only with the torch thread count it was written with (resu
 
 from __future__ import annotations
 
-import hashlib
-import json
-import math
 import os
-import pickle
-import zipfile
 from pathlib import Path
 
 import torch
 
 from nas.costs.table import CostTable
 from nas.provenance import provenance, rss_peak_mb
-from nas.results import atomic_writer, load_json, read_rows, repo_root, save_json, write_rows
+from nas.results import atomic_writer, read_rows, repo_root, save_json, write_rows
+from nas.search.run_files import (CHECKSUMMED, CHECKSUMS, RunError, _bad, _finite, _nonfinite_tensors,  # noqa: F401
+                                  _read_json, _torch_load, check_output_path, file_sha256, save_checksums,
+                                  verify_checksums)
 
 CHECKPOINT = "checkpoint.ckpt"
 # config fields that say where and how fast a run executes, not what it computes: a run resumed or
 # reused with other values of these is the same run (the notebook and the shell name data differently)
 LOCATION_FIELDS = {"data_root", "threads"}
 HYPERNET = "hypernet.pt"
-CHECKSUMS = "checksums.json"
-CHECKSUMMED = ("config.json", "devices.json", "history.csv", HYPERNET, "run.json")
 RUN_KEYS = ("run_id", "method", "search_space", "dataset", "seed", "search_seconds", "epochs", "device_set", "finished")
-_TORCH_ERRORS = (RuntimeError, EOFError, ValueError, KeyError, TypeError, AttributeError, pickle.UnpicklingError,
-                 zipfile.BadZipFile, OSError)
-
-
-class RunError(ValueError):
-    """A run folder that does not hold what is asked of it."""
-
-
-def _bad(path: Path, problem: str, fix: str | None = None) -> RunError:
-    fix = fix or f"restore {path.name} from git (`git checkout -- {path}`) or delete {path.parent} and search again"
-    return RunError(f"{path}: {problem}; {fix}")
-
-
-def _read_json(path: Path, kind: type = dict):
-    """A JSON file of the run folder, or a RunError naming it (missing, unreadable, wrong top-level type)."""
-    if not path.is_file():
-        raise _bad(path, "missing")
-    try:
-        obj = json.loads(path.read_text(encoding="utf-8"), parse_constant=_no_constant)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise _bad(path, f"not valid JSON ({' '.join(str(exc).split())})") from None
-    if not isinstance(obj, kind):
-        raise _bad(path, f"expected a JSON {kind.__name__}, found {type(obj).__name__}")
-    return obj
-
-
-def _no_constant(name: str):
-    raise ValueError(f"non-finite number {name}")
-
-
-def _finite(x) -> bool:
-    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
-
-
-def _torch_load(path: Path, fix: str | None = None, weights_only: bool = True):
-    if not path.is_file():
-        raise _bad(path, "missing", fix)
-    try:
-        return torch.load(path, map_location="cpu", weights_only=weights_only)
-    except _TORCH_ERRORS as exc:
-        raise _bad(path, f"cannot be loaded ({' '.join(str(exc).split())[:200]})", fix) from None
-
-
-def _nonfinite_tensors(state: dict) -> list[str]:
-    """Names of the tensors of a (nested) state dict that hold NaN or inf."""
-    bad = []
-    for key, value in state.items():
-        if isinstance(value, dict):
-            bad += [f"{key}.{k}" for k in _nonfinite_tensors(value)]
-        elif isinstance(value, torch.Tensor) and value.is_floating_point() and not torch.isfinite(value).all():
-            bad.append(str(key))
-    return bad
-
-
-def check_output_path(path: str | os.PathLike, *, folder: bool) -> None:
-    """Raise RunError unless ``path`` can be written as a folder (``folder``) or a file: not the
-    other kind, not under a file, its nearest existing folder writable."""
-    path = Path(path)
-    if path.exists() and path.is_dir() != folder:
-        raise RunError(f"--out {path} is {'a file' if folder else 'a folder'}; give a path for the "
-                       f"{'run folder' if folder else 'output file'} instead")
-    parent = path.parent
-    while not parent.exists():
-        parent = parent.parent
-    if not parent.is_dir():
-        raise RunError(f"--out {path} lies under {parent}, which is a file; choose another path")
-    if not os.access(parent, os.W_OK):
-        raise RunError(f"--out {path}: {parent} is not writable; choose a writable path")
-
-
 def _atomic_torch_save(obj, path: Path) -> None:
     with atomic_writer(path, "wb") as handle:
         torch.save(obj, handle)
@@ -222,29 +148,6 @@ def load_hypernet_state(run_dir: Path) -> dict:
     if bad:
         raise _bad(path, f"NaN or inf in {bad[:3]}")
     return state
-
-
-def file_sha256(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-
-
-def save_checksums(out: Path) -> None:
-    """Write ``checksums.json``: sha256 of each file of ``CHECKSUMMED`` (written last when a run finishes)."""
-    save_json(out / CHECKSUMS, {name: file_sha256(out / name) for name in CHECKSUMMED if (out / name).is_file()})
-
-
-def verify_checksums(run_dir: Path) -> None:
-    """Compare the files with ``checksums.json``; a folder without it is not checked."""
-    path = Path(run_dir) / CHECKSUMS
-    if not path.exists():
-        return
-    sums = _read_json(path)
-    for name, want in sums.items():
-        target = Path(run_dir) / name
-        if name not in CHECKSUMMED or not isinstance(want, str):
-            raise _bad(path, f"unexpected entry {name!r}")
-        if not target.is_file() or file_sha256(target) != want:
-            raise _bad(target, f"changed since the run finished (sha256 differs from {CHECKSUMS})")
 
 
 def check_run(run_dir: Path) -> None:
