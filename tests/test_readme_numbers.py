@@ -45,6 +45,12 @@ def _random(device: str, n: int, stat: str) -> Callable[[pd.DataFrame], float]:
     return lambda df: float(df[(df["device"] == device) & (df["n"] == n)]["mean_regret"].agg(stat))
 
 
+def _rule(method: str, rule: str, margin: bool, metric: str) -> Callable[[pd.DataFrame], float]:
+    """Mean over devices of one budget rule's metric (``budget_rules.csv``)."""
+    return lambda df: float(df[(df["method"] == method) & (df["rule"] == rule) & (df["margin"] == margin)
+                               & (df["metric"] == metric)]["value"].mean())
+
+
 QUOTES = (
     Quote("The search took 630 s", "630", "results/summary/runs.csv",
           lambda df: _one(df, "search_seconds", run_id=MAIN), 0),
@@ -58,6 +64,14 @@ QUOTES = (
           _random("eyeriss", 10, "std"), 2),
     Quote("mean regret 4.25 with 300", "4.25", "results/summary/comparison.csv", _regret("pixel3", HOLDOUT, "csv-300"), 2),
     Quote("2.69 with MODNAS's 10", "2.69", "results/summary/comparison.csv", _regret("pixel3", HOLDOUT, "csv-10"), 2),
+    Quote("| constrained (yes) | 1.59 / 1 |", "1.59", "results/summary/budget_rules.csv",
+          _rule("darts-cc-hw", "constrained", True, "mean_regret"), 2),
+    Quote("| constrained (yes) | 1.59 / 1 | 14.30 / 0 |", "14.30", "results/summary/budget_rules.csv",
+          _rule("darts-cc", "constrained", True, "mean_regret"), 2),
+    Quote("| first-fit (no) | 1.95 / 3 | 4.50 / 1 |", "4.50", "results/summary/budget_rules.csv",
+          _rule("darts-cc", "first-fit", False, "mean_regret"), 2),
+    Quote("the last `make reproduce` took 230 s of stages (03: 124 s", "124", "results/summary/timing.csv",
+          lambda df: _one(df, "seconds", profile="default", stage="03_search"), 0),
     Quote("(the space's best: 94.37 %)", "94.37", "results/summary/oracle_front.csv", lambda df: df["acc"].max(), 2),
 )
 
