@@ -53,6 +53,21 @@ def test_rerun_of_finished_run_is_a_no_op_and_other_config_is_refused(tmp_path):
     assert (out / "hypernet.pt").stat().st_mtime_ns == stamp
 
 
+def test_finished_run_keeps_its_final_supernet_weights(tmp_path):
+    """supernet.pt holds the weights of the last epoch (what ranking diagnostics score), finite and loadable."""
+    from nas.search import run_io
+    from nas.search.step import build_state
+
+    cfg = tiny_config()
+    out = run_search(cfg, tmp_path / "r", data=tiny_data(), progress=False)
+    state = run_io.load_supernet_state(out)
+    ckpt = torch.load(out / "checkpoint.ckpt", weights_only=False)["supernet"]
+    assert state.keys() == ckpt.keys() and all(torch.equal(state[k], ckpt[k]) for k in state)
+    data = tiny_data()
+    fresh = build_state(cfg, data.in_channels, data.n_classes, 5).supernet
+    fresh.load_state_dict(state)
+
+
 def test_finished_run_without_its_checkpoint_is_not_searched_again(tmp_path):
     """A committed run folder holds no checkpoint (gitignored): it is still recognised as finished."""
     out = run_search(tiny_config(), tmp_path / "r", data=tiny_data(), progress=False)

@@ -33,6 +33,7 @@ CHECKPOINT = "checkpoint.ckpt"
 # reused with other values of these is the same run (the notebook and the shell name data differently)
 LOCATION_FIELDS = {"data_root", "threads"}
 HYPERNET = "hypernet.pt"
+SUPERNET = "supernet.pt"  # final supernet weights: kept for ranking diagnostics and re-ranking, never committed
 RUN_KEYS = ("run_id", "method", "search_space", "dataset", "seed", "search_seconds", "epochs", "device_set", "finished")
 def _atomic_torch_save(obj, path: Path) -> None:
     with atomic_writer(path, "wb") as handle:
@@ -170,6 +171,17 @@ def check_run(run_dir: Path) -> None:
             from None
 
 
+def load_supernet_state(run_dir: Path) -> dict:
+    """The final supernet weights of a run finished by this version (``supernet.pt``), or a RunError
+    (runs committed without them: search again to have them)."""
+    path = Path(run_dir) / SUPERNET
+    state = _torch_load(path, f"{path.name} is kept by runs finished since it existed; search again to have it")
+    bad = _nonfinite_tensors(state)
+    if bad:
+        raise _bad(path, f"NaN or inf in {bad[:3]}")
+    return state
+
+
 def unseen_csv(run_dir: Path, device: str, tag: str) -> Path:
     """Path of the measurement CSV that describes ``device`` (not trained on) to the run, by ``tag``:
     ``<run>/unseen/<device>_<tag>.csv``."""
@@ -216,8 +228,9 @@ def load_checkpoint(out: Path, st) -> bool:
 
 
 def finish_run(out: Path, config: dict, st) -> None:
-    """Write the generator state and run.json (what derivation and summaries read)."""
+    """Write the generator state, the final supernet weights and run.json (what derivation and summaries read)."""
     _atomic_torch_save(st.hypernet.state_dict(), out / HYPERNET)
+    _atomic_torch_save(st.supernet.state_dict(), out / SUPERNET)
     save_json(out / "run.json", {
         "run_id": out.name, "method": config["method"], "search_space": config["space"],
         "dataset": config["dataset"], "seed": config["seed"], "search_seconds": round(st.seconds, 1),
