@@ -171,6 +171,11 @@ def check_run(run_dir: Path) -> None:
             from None
 
 
+def has_supernet(run_dir: Path) -> bool:
+    """Whether the run kept its final supernet weights (runs finished since ``supernet.pt`` existed)."""
+    return (Path(run_dir) / SUPERNET).is_file()
+
+
 def load_supernet_state(run_dir: Path) -> dict:
     """The final supernet weights of a run finished by this version (``supernet.pt``), or a RunError
     (runs committed without them: search again to have them)."""

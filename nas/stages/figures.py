@@ -62,13 +62,13 @@ def read_summaries(summary_dir: str | Path) -> dict[str, pd.DataFrame]:
 
 
 def draw_figures(summary: dict[str, pd.DataFrame], cfg: FiguresConfig) -> list[Path]:
-    """Figures 1-16, in order; returns their PNG paths."""
-    from nas.report import plots, plots_answers, plots_baselines, plots_performance
+    """Figures 1-17, in order (17 only where a run kept its supernet weights); returns their PNG paths."""
+    from nas.report import plots, plots_answers, plots_baselines, plots_performance, plots_ranking
     from nas.report import tables as paper_tables
 
     fig_dir, main_run, detail = cfg.fig_dir, cfg.main_run, list(cfg.detail_devices)
     main_rows = paper_tables.of_main_runs(summary["comparison.csv"], summary["runs.csv"])  # Table 1, Fig. 1
-    return [
+    paths = [
         plots.budget_regret(main_rows, summary["random_reference.csv"], summary["runs.csv"], fig_dir),
         plots.fronts(summary["derived.csv"], summary["oracle_front.csv"], fig_dir, main_run),
         plots.arch_probs(summary["arch_probs.csv"], fig_dir, main_run, detail),
@@ -86,7 +86,9 @@ def draw_figures(summary: dict[str, pd.DataFrame], cfg: FiguresConfig) -> list[P
         plots_answers.fig14_regret_by_budget(summary["method_answers.csv"], fig_dir),
         plots_answers.fig15_pred_vs_measured(summary["method_answers.csv"], fig_dir),
         plots_answers.fig16_seed_variance(summary["comparison.csv"], summary["runs.csv"], fig_dir),
+        plots_ranking.fig17_ranking(summary.get("ranking.csv", pd.DataFrame()), fig_dir),
     ]
+    return [p for p in paths if p is not None]
 
 
 def write_tables(summary: dict[str, pd.DataFrame], cfg: FiguresConfig) -> tuple[pd.DataFrame, pd.DataFrame]:

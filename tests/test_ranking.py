@@ -1,0 +1,51 @@
+"""Ranking diagnostics of a finished run: a fixed probe set, tau in [-1, 1] for every metric, one
+band row per device tercile, and a noise floor of 1 when both image sets are the same."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from nas.evaluation.ranking import RankingConfig, _held_out, one_shot_scores, probe_cells, ranking_rows
+from nas.search import run_io
+from nas.search.loop import run_search
+from nas.spaces import get_space
+from tests.search_fixture import tiny_config, tiny_data
+
+CFG = RankingConfig(n_probe=24, n_images=32, batch_size=16)
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    return run_search(tiny_config(), tmp_path_factory.mktemp("runs") / "tiny", data=tiny_data(), progress=False)
+
+
+def test_probe_set_is_fixed_distinct_and_valid():
+    space = get_space("nb201")
+    a, b = probe_cells(space, CFG), probe_cells(space, CFG)
+    assert np.array_equal(a, b) and len(np.unique(a, axis=0)) == len(a) == CFG.n_probe
+    assert all(space.is_valid(space.from_indices(c)) for c in a)
+
+
+def test_rows_cover_every_metric_and_band(run_dir):
+    df = pd.DataFrame(ranking_rows(run_dir, CFG, data=tiny_data()))
+    assert set(df["metric"]) == {"n_images", "tau_all", "tau_top", "tau_band", "noise_floor", "tau_generator"}
+    assert df.loc[df["metric"] != "n_images", "value"].dropna().between(-1, 1).all()
+    bands = df[df["metric"] == "tau_band"]
+    assert sorted(set(bands["device"])) == ["eyeriss", "raspi4", "titan_rtx_1"]
+    assert bands.groupby("device")["band"].apply(sorted).map(lambda b: b == [1, 2, 3]).all()
+    assert bands.groupby("device")["n"].sum().eq(CFG.n_probe).all()
+
+
+def test_same_images_give_the_same_scores(run_dir):
+    data = tiny_data()
+    space = get_space("nb201")
+    net = space.supernet(4, 1, data.in_channels, data.n_classes)
+    net.load_state_dict(run_io.load_supernet_state(run_dir))
+    cells = probe_cells(space, CFG)[:6]
+    images = _held_out(data, CFG.n_images, 0)
+    assert np.array_equal(one_shot_scores(net, cells, *images, 16), one_shot_scores(net, cells, *images, 16))
+
+
+def test_a_small_run_scores_on_the_images_it_has_and_says_how_many(run_dir):
+    df = pd.DataFrame(ranking_rows(run_dir, RankingConfig(n_probe=12, n_images=10_000), data=tiny_data()))
+    assert df.loc[df["metric"] == "n_images", "value"].item() == 96 // 2
