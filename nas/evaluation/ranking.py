@@ -102,3 +102,26 @@ def ranking_rows(run_dir, cfg: RankingConfig = RankingConfig(), *, bench: NB201B
         rows.append({**base, "metric": "tau_generator", "device": device, "band": 0, "n": len(cells),
                      "value": kendall_tau(cell_logp, -score)})
     return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m nas.evaluation.ranking RUN_DIR [--out CSV]``: the rows of one run, printed (and written)."""
+    import argparse
+
+    import pandas as pd
+
+    from nas.results import SUMMARY_COLUMNS, write_rows
+
+    p = argparse.ArgumentParser(prog="python -m nas.evaluation.ranking", description=__doc__.splitlines()[0])
+    p.add_argument("run_dir", help="a finished run that kept supernet.pt")
+    p.add_argument("--out", help="CSV to write (columns of results/summary/ranking.csv)")
+    args = p.parse_args(argv)
+    rows = ranking_rows(args.run_dir)
+    if args.out:
+        write_rows(args.out, rows, SUMMARY_COLUMNS["ranking.csv"])
+    print(pd.DataFrame(rows).round(3).to_string(index=False))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
