@@ -12,7 +12,7 @@ import numpy as np
 
 from nas.costs.table import CostTable
 from nas.methods.derive import LAM_GRID, SearchRun, most_probable_live
-from nas.spaces.nb201.genotype import all_op_indices, dead_mask, genotype_from_indices
+from nas.spaces.nb201.genotype import all_op_indices, genotype_from_indices
 
 if TYPE_CHECKING:
     from nas.search.config import SearchConfig

@@ -30,6 +30,7 @@ import math
 from typing import Sequence
 
 import numpy as np
+import torch
 
 from nas.costs.table import CostTable
 
@@ -48,7 +49,7 @@ def margin_fraction(table: CostTable) -> float:
 
 def expected_costs(table: CostTable, logp: np.ndarray) -> np.ndarray:
     """Expected whole-network cost (S,) under per-edge distributions exp(logp) (S, n_edges, n_ops)."""
-    return table.base + (np.exp(logp) * np.asarray(table.op_cost)).sum(axis=(-2, -1))
+    return table.expected_cost(torch.from_numpy(np.exp(logp))).numpy()
 
 
 def choose(space, table: CostTable, logp: np.ndarray, budget: float, cheapest: float,

@@ -37,8 +37,8 @@ def darts_budget_answers(runs: Sequence[SearchRun], device: str, budgets: Sequen
         return [Answer(device, float(b), arch_of_index(i), cost, None, run.run_dir.name) for b in budgets]
     table = run.device_table(device)
     logp = log_probs(run.probs(descriptor_table(run, device), [0.0]))  # a sweep of one step
-    achievable = run.predicted(table, run.space.cheapest(table))
-    found = answer_budgets(run.space, table, logp, budgets, check_budgets(table, budgets, achievable), rule, margin)
+    cheapest = check_budgets(table, budgets, run.cheapest_achievable(table))
+    found = answer_budgets(run.space, table, logp, budgets, cheapest, rule, margin)
     return [Answer(device, float(b), run.space.format(run.space.from_indices(idx)), float(run.predicted(table, idx)),
                    None, run.run_dir.name) for b, (_, idx) in zip(budgets, found)]
 

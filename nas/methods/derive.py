@@ -85,6 +85,10 @@ class SearchRun:
         floor = cost_floor(table, n_fit=self.config.lut_n_fit, seed=self.config.lut_seed)
         return np.maximum(table.arch_costs(idx), floor)
 
+    def cheapest_achievable(self, table: CostTable) -> float:
+        """Predicted cost of the cheapest valid architecture on ``table``, held at its floor."""
+        return float(self.predicted(table, self.space.cheapest(table)))
+
     @torch.no_grad()
     def probs(self, table: CostTable, lams: Sequence[float]) -> np.ndarray:
         """Op probabilities (L, n_edges, n_ops) (NB201: (L, 6, 5)) for the device's descriptor at each lam_norm."""
@@ -148,7 +152,7 @@ def derive_budgets(run: SearchRun, device: str, budgets: Sequence[float], *,
     ``descriptor``: as in :func:`derive_lams`; costs and budgets are always the device's.
     """
     table, space = run.device_table(device), run.space
-    cheap_cost = check_budgets(table, budgets, run.predicted(table, space.cheapest(table)))
+    cheap_cost = check_budgets(table, budgets, run.cheapest_achievable(table))
     logp = log_probs(run.probs(descriptor or table, LAM_GRID))  # (G, n_edges, n_ops)
     out = []
     for b, (step, idx) in zip(budgets, answer_budgets(space, table, logp, budgets, cheap_cost, rule, margin)):

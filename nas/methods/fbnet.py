@@ -67,7 +67,7 @@ def fbnet_budget_answers(runs: Sequence[SearchRun], device: str, budgets: Sequen
         return []
     table, space = mine[-1].device_table(device), mine[-1].space
     logp = np.concatenate([log_probs(r.probs(descriptor_table(r, device), [0.0])) for r in mine])  # (S, E, O)
-    cheapest = float(mine[-1].predicted(table, space.cheapest(table)))
+    cheapest = mine[-1].cheapest_achievable(table)
     out = []
     for b, (step, idx) in zip(budgets, answer_budgets(space, table, logp, budgets, cheapest, rule, margin)):
         r = mine[step]
