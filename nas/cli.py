@@ -28,18 +28,28 @@ def _overrides(pairs: list[str]) -> dict:
 def cmd_search(args) -> int:
     from nas.search import run_io
     from nas.search.config import config_for_profile
-    from nas.search.loop import run_search
+    from nas.search.data import load_search_data
+    from nas.search.loop import run_search, torch_setup
 
     over = _overrides(args.set)
     over.update({k: v for k, v in (("dataset", args.dataset), ("seed", args.seed), ("method", args.method)) if v is not None})
     if args.devices:
         over["devices"] = tuple(args.devices)
     cfg = config_for_profile(args.profile, space=args.space, **over).validate(here=True)
+    if args.supernet_only:
+        from nas.search.isolation import evaluation_modules_blocked
+        from nas.search.shared_supernet import train_shared_supernet
+
+        torch_setup(cfg)
+        with evaluation_modules_blocked():
+            out = train_shared_supernet(cfg, args.out, load_search_data(cfg))
+        print(f"phase-1 supernet finished: {out}")
+        return 0
     if run_io.finished_search(Path(args.out), cfg.to_dict()):
         print(f"{args.out} already holds this finished search; left untouched (a finished run is never "
               "searched again: to search anew, delete the folder or use another --out)")
         return 0
-    out = run_search(cfg, args.out)
+    out = run_search(cfg, args.out, supernets_dir=args.supernets)
     print(f"search finished: {out}")
     return 0
 
@@ -184,7 +194,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--devices", nargs="+", metavar="DEVICE", help=f"training devices; {devices}")
     s.add_argument("--set", nargs="*", default=[], metavar="FIELD=VALUE",
                    help="override SearchConfig fields, e.g. --set epochs=2 batch_size=32")
-    s.add_argument("--out", required=True, help="run folder (rerunning the same command resumes)")
+    s.add_argument("--out", required=True, help="run folder (rerunning the same command resumes); with "
+                   "--supernet-only the folder of shared supernets")
+    s.add_argument("--supernets", help="two-phase schedule: folder of the shared phase-1 supernets (default: "
+                   "supernets/ beside --out); give every method's run the same one")
+    s.add_argument("--supernet-only", action="store_true",
+                   help="two-phase schedule: train (or resume) only the config's shared phase-1 supernet under --out")
     s.set_defaults(func=cmd_search)
     d = sub.add_parser("derive", help="architectures for a device and trade-offs or budgets", formatter_class=fmt,
                        description="Derive architectures from a finished search for one device, at trade-offs "

@@ -15,6 +15,8 @@ from nas.spaces import space_names
 
 LOSSES = tuple(PENALTIES)
 DATASETS = ("cifar10", "fashion-mnist", "synthetic")
+SCHEDULES = ("joint", "two-phase")
+PATH_SAMPLINGS = ("uniform", "fair")
 MAX_BATCH = 4096  # images per step; a larger batch is a typo on the hardware this targets
 
 
@@ -59,8 +61,14 @@ class SearchConfig:
     C: int = 8  # channels of stage 1 in the search network (benchmark: 16)
     N: int = 1  # cells per stage in the search network (benchmark: 5)
     batch_size: int = 64
-    epochs: int = 20
-    warmup_epochs: int = 4  # weight-only epochs on uniformly sampled paths before arch updates
+    epochs: int = 20  # joint: all epochs; two-phase: the generator's (phase 2) epochs
+    warmup_epochs: int = 4  # joint: weight-only epochs on uniformly sampled paths before arch updates
+    schedule: str = "joint"  # joint (DARTS-CC: warm-up, then both per batch) | two-phase (shared supernet, then G)
+    supernet_epochs: int = 40  # two-phase: phase-1 epochs of the shared supernet (weights alone, single paths)
+    path_sampling: str = "uniform"  # paths of weight-only steps: uniform (i.i.d.) | fair (each op once per round)
+    resolution: int = 0  # side of the supernet's input images in pixels (0: the dataset's); area-resized once
+    val_batch_size: int = 0  # two-phase: images per generator step (0: batch_size)
+    snapshot_every: int = 0  # keep the supernet weights every k epochs under snapshots/ (never committed; 0: none)
     mode: str = "single-path"  # single-path (one sampled op per edge, straight-through) | mixed
     hypernet: str = "pwlinear"  # pwlinear (DARTS-CC) | mlp | alpha (plain DARTS, ignores the condition)
     n_knots: int = 5  # pwlinear anchors
@@ -124,6 +132,15 @@ class SearchConfig:
             (self.weight_paths in ("uniform", "hypernet"), "weight_paths must be uniform or hypernet"),
             (0 < self.lam_min < self.lam_max, "need 0 < lam_min < lam_max"),
             (0 <= self.warmup_epochs < self.epochs, "need 0 <= warmup_epochs < epochs"),
+            (self.schedule in SCHEDULES, f"schedule must be one of {SCHEDULES}"),
+            (self.supernet_epochs >= 1, "supernet_epochs must be >= 1"),
+            (self.schedule == "joint" or self.order == "first",
+             "schedule two-phase trains the generator against fixed weights: it needs order=first"),
+            (self.path_sampling in PATH_SAMPLINGS, f"path_sampling must be one of {PATH_SAMPLINGS}"),
+            (self.path_sampling == "uniform" or self.mode == "single-path", "path_sampling fair needs mode=single-path"),
+            (self.resolution >= 0 and self.val_batch_size >= 0 and self.snapshot_every >= 0,
+             "need resolution, val_batch_size and snapshot_every >= 0 (0: off / the default)"),
+            (self.val_batch_size <= MAX_BATCH, f"val_batch_size must be at most {MAX_BATCH}"),
             (len(self.devices) > 0, "at least one training device is needed"),
             (all(d.strip() for d in self.devices) and len(set(self.devices)) == len(self.devices),
              "devices must be distinct non-empty names or CSV paths"),

@@ -38,6 +38,17 @@ class SearchData:
     def steps_per_epoch(self, batch_size: int) -> int:
         return min(len(self.y_train), len(self.y_val)) // batch_size
 
+    def val_steps_per_epoch(self, batch_size: int) -> int:
+        return len(self.y_val) // batch_size
+
+    def val_batches(self, epoch: int, batch_size: int, seed: int) -> Iterator[Batch]:
+        """Yield batches of the hypernetwork half alone (the generator phase), in an order fixed by (seed, epoch)."""
+        g = torch.Generator().manual_seed(1_000_003 * seed + epoch + 500_009)
+        pv = torch.randperm(len(self.y_val), generator=g)
+        for i in range(self.val_steps_per_epoch(batch_size)):
+            iv = pv[i * batch_size:(i + 1) * batch_size]
+            yield self._normalise(self.x_val[iv]), self.y_val[iv].to(self.device)
+
     def _normalise(self, x: torch.Tensor) -> torch.Tensor:
         x = x.to(self.device, non_blocking=True).float().div_(255.0)
         return (x - self.mean.view(1, -1, 1, 1)) / self.std.view(1, -1, 1, 1)
@@ -56,14 +67,28 @@ def _take(n: int, idx: np.ndarray) -> np.ndarray:
     return idx if n <= 0 else idx[:n]
 
 
+def resize_images(x: torch.Tensor, side: int) -> torch.Tensor:
+    """uint8 images (N, C, H, W) area-resized to (N, C, side, side), rounded back to uint8 (in chunks)."""
+    if side == x.shape[-1] and side == x.shape[-2]:
+        return x
+    out = torch.empty(*x.shape[:2], side, side, dtype=torch.uint8)
+    for i in range(0, len(x), 4096):
+        chunk = torch.nn.functional.interpolate(x[i:i + 4096].float(), size=(side, side), mode="area")
+        out[i:i + 4096] = chunk.round_().clamp_(0, 255).to(torch.uint8)
+    return out
+
+
 def from_arrays(x: np.ndarray, y: np.ndarray, n_train: int, n_val: int, n_classes: int,
-                device: str = "cpu") -> SearchData:
-    """Split uint8 images x (N, H, W, C) with labels y into halves (seeded), keep n_train / n_val."""
+                device: str = "cpu", resolution: int = 0) -> SearchData:
+    """Split uint8 images x (N, H, W, C) with labels y into halves (seeded), keep n_train / n_val;
+    ``resolution`` > 0 area-resizes every image to that side first."""
     from nas.data.datasets import split_train_val
 
     idx_t, idx_v = split_train_val(len(y), fraction=0.5, seed=SPLIT_SEED)
     idx_t, idx_v = _take(n_train, idx_t), _take(n_val, idx_v)
     xt = torch.from_numpy(np.ascontiguousarray(x.transpose(0, 3, 1, 2)))
+    if resolution:
+        xt = resize_images(xt, resolution)
     yt = torch.from_numpy(np.asarray(y, dtype=np.int64))
     train_float = xt[torch.as_tensor(idx_t)].float().div(255.0)
     mean, std = train_float.mean(dim=(0, 2, 3)), train_float.std(dim=(0, 2, 3)).clamp(min=1e-3)
@@ -82,4 +107,4 @@ def load_search_data(cfg) -> SearchData:
     else:
         arrays = data.load_arrays(cfg.dataset, cfg.data_root)
     return from_arrays(arrays.x_train, arrays.y_train, cfg.n_train, cfg.n_val, len(arrays.classes),
-                       cfg.torch_device)
+                       cfg.torch_device, cfg.resolution)

@@ -2,8 +2,11 @@
 
 ``run_epoch(..., phase)`` runs one epoch of ``Stepper.step`` in one phase: ``supernet`` (phase 1,
 weights alone on uniformly sampled single paths), ``generator`` (phase 2, the generator against
-fixed weights) or ``joint`` (both per batch). ``run_search`` is the joint schedule: ``warmup_epochs``
-supernet epochs, then joint epochs (DARTS-CC's own). Every step samples a trade-off lam
+fixed weights, on batches of the hypernetwork half alone) or ``joint`` (both per batch). ``run_search``
+runs a config's ``schedule``: ``joint`` -- ``warmup_epochs`` supernet epochs, then joint epochs
+(DARTS-CC's own); ``two-phase`` -- the shared phase-1 supernet of the seed
+(``nas.search.shared_supernet``, trained once and reused by every method), then ``epochs`` generator
+epochs against it. Every step samples a trade-off lam
 log-uniformly in [lam_min, lam_max] and a training device h (``nas.search.penalties``). The run
 folder is checkpointed every epoch and a rerun of the same command resumes it
 (``nas.search.run_io``); a search never sees benchmark ground truth (``nas.search.isolation``).
@@ -27,6 +30,7 @@ from nas.search.data import SearchData, load_search_data
 from nas.search.isolation import evaluation_modules_blocked
 from nas.search.penalties import CostPenalty, lam_of
 from nas.search.sampling import temperature
+from nas.search.shared_supernet import train_shared_supernet
 from nas.search.step import SearchState, Stepper, build_state
 
 _BAR_INTERVAL_S, _LOG_BAR_INTERVAL_S = 0.1, 5.0  # step-bar refresh: a terminal; a log or notebook (kept whole)
@@ -50,9 +54,15 @@ def run_epoch(cfg: SearchConfig, st: SearchState, data: SearchData, stepper: Ste
     for group in st.w_optim.param_groups:
         group["lr"] = cosine_lr(cfg, epoch)
     sums: dict[str, float] = {}
-    batches = data.epoch_batches(epoch, cfg.batch_size, cfg.seed)
-    label = {"supernet": " (warm-up)", "joint": "", "generator": " (generator)"}[phase]
-    bar = tqdm(batches, total=data.steps_per_epoch(cfg.batch_size), leave=False, disable=not progress,
+    stepper.start_epoch()
+    if phase == "generator":
+        val_batch = cfg.val_batch_size or cfg.batch_size
+        batches = ((None, val) for val in data.val_batches(epoch, val_batch, cfg.seed))
+        total = data.val_steps_per_epoch(val_batch)
+    else:
+        batches, total = data.epoch_batches(epoch, cfg.batch_size, cfg.seed), data.steps_per_epoch(cfg.batch_size)
+    label = {"supernet": " (weights)", "joint": "", "generator": " (generator)"}[phase]
+    bar = tqdm(batches, total=total, leave=False, disable=not progress,
                mininterval=_BAR_INTERVAL_S if sys.stderr.isatty() else _LOG_BAR_INTERVAL_S,
                desc=f"epoch {epoch + 1}/{cfg.epochs}{label}")
     for step, (trn, val) in enumerate(bar, start=1):
@@ -68,9 +78,10 @@ def run_epoch(cfg: SearchConfig, st: SearchState, data: SearchData, stepper: Ste
 
 
 def train_epochs(cfg: SearchConfig, st: SearchState, data: SearchData, stepper: Stepper, device_names,
-                 phase_of, out: Path | None = None, progress: bool = True) -> None:
-    """Run epochs ``st.epoch .. cfg.epochs - 1``, each in ``phase_of(epoch)``, checkpointing to ``out``."""
-    with tqdm(total=cfg.epochs, initial=st.epoch, desc=f"search {cfg.method}", disable=not progress) as bar:
+                 phase_of, out: Path | None = None, progress: bool = True, desc: str | None = None) -> None:
+    """Run epochs ``st.epoch .. cfg.epochs - 1``, each in ``phase_of(epoch)``, checkpointing to ``out`` (and
+    keeping a supernet snapshot every ``cfg.snapshot_every`` epochs)."""
+    with tqdm(total=cfg.epochs, initial=st.epoch, desc=desc or f"search {cfg.method}", disable=not progress) as bar:
         while st.epoch < cfg.epochs:
             t0 = time.perf_counter()
             row = run_epoch(cfg, st, data, stepper, device_names, phase_of(st.epoch), progress)
@@ -79,9 +90,18 @@ def train_epochs(cfg: SearchConfig, st: SearchState, data: SearchData, stepper: 
             st.history.append(row)
             st.epoch += 1
             if out is not None:
+                if cfg.snapshot_every and st.epoch % cfg.snapshot_every == 0 and phase_of(st.epoch - 1) != "generator":
+                    run_io.save_snapshot(out, st)
                 run_io.save_checkpoint(out, st)
             bar.update(1)
             bar.set_postfix(val_acc=f"{row.get('val_acc', float('nan')):.3f}", tau=f"{row['tau']:.2f}")
+
+
+def torch_setup(cfg: SearchConfig) -> None:
+    """Process-wide torch settings of a search: flush denormals (13x faster CPU steps), the thread count."""
+    torch.set_flush_denormal(True)
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
 
 
 def check_batches(cfg: SearchConfig, data: SearchData) -> None:
@@ -93,18 +113,24 @@ def check_batches(cfg: SearchConfig, data: SearchData) -> None:
 
 
 def run_search(cfg: SearchConfig, out_dir: str | Path, *, data: SearchData | None = None,
-               progress: bool = True) -> Path:
-    """Run (or resume) a search in ``out_dir`` without access to benchmark ground truth; see ``_search``."""
+               progress: bool = True, supernets_dir: str | Path | None = None) -> Path:
+    """Run (or resume) a search in ``out_dir`` without access to benchmark ground truth; see ``_search``.
+
+    ``supernets_dir``: where the two-phase schedule keeps (and finds) the shared phase-1 supernets
+    (None: ``supernets/`` beside ``out_dir``); pass the same folder to every method's run to share them.
+    """
     with evaluation_modules_blocked():
-        return _search(cfg, out_dir, data, progress)
+        return _search(cfg, out_dir, data, progress, supernets_dir)
 
 
-def _search(cfg: SearchConfig, out_dir: str | Path, data: SearchData | None, progress: bool) -> Path:
-    """Run (or resume) the joint schedule and write its run folder; returns the folder.
+def _search(cfg: SearchConfig, out_dir: str | Path, data: SearchData | None, progress: bool,
+            supernets_dir: str | Path | None) -> Path:
+    """Run (or resume) the config's schedule and write its run folder; returns the folder.
 
     The folder holds ``config.json``, ``devices.json`` (the cost tables trained on),
     ``history.csv`` (per-epoch metrics), ``checkpoint.ckpt`` (full state; never committed),
-    and when finished ``hypernet.pt`` (the small generator state) and ``run.json``.
+    and when finished ``hypernet.pt`` (the small generator state) and ``run.json`` (for a
+    two-phase run it names the shared supernet folder and its phase-1 seconds).
     """
     cfg.validate(here=True)
     out = Path(out_dir)
@@ -112,17 +138,20 @@ def _search(cfg: SearchConfig, out_dir: str | Path, data: SearchData | None, pro
     if run_io.finished_search(out, cfg.to_dict()):  # a finished run is never searched again
         return out
     reset_rss_peak()  # run.json reports the peak memory of this search, not of earlier work in the process
-    torch.set_flush_denormal(True)
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
+    torch_setup(cfg)
     tables = build_tables(cfg.devices, n_fit=cfg.lut_n_fit, seed=cfg.lut_seed, space=cfg.space)
     data = data if data is not None else load_search_data(cfg)
     check_batches(cfg, data)
+    shared = None
+    if cfg.schedule == "two-phase":
+        shared = train_shared_supernet(cfg, supernets_dir or out.parent / "supernets", data, progress)
     run_io.prepare_run_dir(out, cfg.to_dict())  # only now, with every setting checked, is anything written
     st = build_state(cfg, data.in_channels, data.n_classes, tables[0].descriptor().size)
-    run_io.load_checkpoint(out, st)
+    if not run_io.load_checkpoint(out, st) and shared is not None:
+        st.supernet.load_state_dict(run_io.load_supernet_state(shared))
     run_io.save_tables(out, tables)
     stepper = Stepper(cfg, st, CostPenalty(tables, cfg, torch.device(cfg.torch_device)))
-    train_epochs(cfg, st, data, stepper, [t.name for t in tables], lambda e: epoch_phase(cfg, e), out, progress)
-    run_io.finish_run(out, cfg.to_dict(), st)
+    phase_of = (lambda e: "generator") if shared is not None else (lambda e: epoch_phase(cfg, e))
+    train_epochs(cfg, st, data, stepper, [t.name for t in tables], phase_of, out, progress)
+    run_io.finish_run(out, cfg.to_dict(), st, shared_supernet=shared)
     return out

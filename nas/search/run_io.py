@@ -33,7 +33,8 @@ CHECKPOINT = "checkpoint.ckpt"
 # reused with other values of these is the same run (the notebook and the shell name data differently)
 LOCATION_FIELDS = {"data_root", "threads"}
 HYPERNET = "hypernet.pt"
-SUPERNET = "supernet.pt"  # final supernet weights: kept for ranking diagnostics and re-ranking, never committed
+SUPERNET = "supernet.pt"  # final supernet weights: kept for ranking diagnostics and re-ranking
+SNAPSHOTS = "snapshots"  # supernet weights at intermediate epochs (never committed)
 RUN_KEYS = ("run_id", "method", "search_space", "dataset", "seed", "search_seconds", "epochs", "device_set", "finished")
 def _atomic_torch_save(obj, path: Path) -> None:
     with atomic_writer(path, "wb") as handle:
@@ -172,14 +173,14 @@ def check_run(run_dir: Path) -> None:
 
 
 def has_supernet(run_dir: Path) -> bool:
-    """Whether the run kept its final supernet weights (runs finished since ``supernet.pt`` existed)."""
-    return (Path(run_dir) / SUPERNET).is_file()
+    """Whether the run's final supernet weights exist (its own ``supernet.pt`` or its shared phase-1 run's)."""
+    return (supernet_folder(run_dir) / SUPERNET).is_file()
 
 
-def load_supernet_state(run_dir: Path) -> dict:
-    """The final supernet weights of a run finished by this version (``supernet.pt``), or a RunError
-    (runs committed without them: search again to have them)."""
-    path = Path(run_dir) / SUPERNET
+def load_supernet_state(run_dir: Path, path: Path | None = None) -> dict:
+    """The final supernet weights of a run (``supernet.pt``, its own or its shared phase-1 run's; or the file
+    ``path``, a snapshot), or a RunError (runs committed without them: search again to have them)."""
+    path = Path(path) if path is not None else supernet_folder(run_dir) / SUPERNET
     state = _torch_load(path, f"{path.name} is kept by runs finished since it existed; search again to have it")
     bad = _nonfinite_tensors(state)
     if bad:
@@ -232,18 +233,66 @@ def load_checkpoint(out: Path, st) -> bool:
     return True
 
 
-def finish_run(out: Path, config: dict, st) -> None:
-    """Write the generator state, the final supernet weights and run.json (what derivation and summaries read)."""
+def finish_run(out: Path, config: dict, st, shared_supernet: Path | None = None) -> None:
+    """Write the generator state, the final supernet weights and run.json (what derivation and summaries read).
+
+    A two-phase run names its ``shared_supernet`` folder instead of copying the weights: run.json's
+    ``supernet_run`` (relative to the run folder) and ``supernet_seconds`` (its phase-1 wall-clock,
+    shared by every method that uses it; ``search_seconds`` is this run's phase 2 alone).
+    """
     _atomic_torch_save(st.hypernet.state_dict(), out / HYPERNET)
-    _atomic_torch_save(st.supernet.state_dict(), out / SUPERNET)
-    save_json(out / "run.json", {
+    info = {
         "run_id": out.name, "method": config["method"], "search_space": config["space"],
         "dataset": config["dataset"], "seed": config["seed"], "search_seconds": round(st.seconds, 1),
         "peak_rss_mb": round(rss_peak_mb(), 1),
         "epochs": st.epoch, "device_set": "+".join(Path(d).stem for d in config["devices"]),
-        "finished": True, "provenance": provenance(config),
+    }
+    if shared_supernet is None:
+        _atomic_torch_save(st.supernet.state_dict(), out / SUPERNET)
+    else:
+        info.update(supernet_run=Path(os.path.relpath(Path(shared_supernet).resolve(), out.resolve())).as_posix(),
+                    supernet_seconds=load_run_info(shared_supernet)["search_seconds"])
+    save_json(out / "run.json", {**info, "finished": True, "provenance": provenance(config)})
+    save_checksums(out)
+
+
+def save_snapshot(out: Path, st) -> None:
+    """The supernet weights after epoch ``st.epoch`` as ``snapshots/supernet_e<epoch>.pt`` (never committed)."""
+    (out / SNAPSHOTS).mkdir(exist_ok=True)
+    _atomic_torch_save(st.supernet.state_dict(), out / SNAPSHOTS / f"supernet_e{st.epoch:03d}.pt")
+
+
+def snapshots(folder: Path) -> dict[int, Path]:
+    """Epoch -> snapshot file of a supernet folder (empty without snapshots)."""
+    d = Path(folder) / SNAPSHOTS
+    return {int(p.stem.split("_e")[-1]): p for p in sorted(d.glob("supernet_e*.pt"))} if d.is_dir() else {}
+
+
+def finished_supernet(out: Path, config: dict) -> bool:
+    """Whether ``out`` holds a finished phase-1 run of ``config`` (a folder of another config is a RunError)."""
+    if not (Path(out) / "config.json").exists():
+        return False
+    _check_same_config(Path(out), config)
+    p = Path(out) / "run.json"
+    return p.exists() and (Path(out) / SUPERNET).exists() and bool(_read_json(p).get("finished"))
+
+
+def finish_supernet(out: Path, config: dict, st) -> None:
+    """Write a phase-1 run's weights (``supernet.pt``) and run.json, then its checksums."""
+    _atomic_torch_save(st.supernet.state_dict(), out / SUPERNET)
+    save_json(out / "run.json", {
+        "run_id": out.name, "method": "supernet", "search_space": config["space"], "dataset": config["dataset"],
+        "seed": config["seed"], "search_seconds": round(st.seconds, 1), "peak_rss_mb": round(rss_peak_mb(), 1),
+        "epochs": st.epoch, "device_set": "", "finished": True, "provenance": provenance(config),
     })
     save_checksums(out)
+
+
+def supernet_folder(run_dir: Path) -> Path:
+    """The folder holding a run's final supernet weights: the run itself, or the shared phase-1 run it names."""
+    run_dir = Path(run_dir)
+    info = _read_json(run_dir / "run.json") if (run_dir / "run.json").exists() else {}
+    return (run_dir / info["supernet_run"]).resolve() if info.get("supernet_run") else run_dir
 
 
 def is_finished(run_dir: Path) -> bool:

@@ -1,8 +1,9 @@
 """One search step: the architecture (generator) step and the weight step on the shared supernet.
 
 ``Stepper.arch_step`` updates the generator for one condition (lam_norm, device) on a validation
-batch; ``Stepper.weight_step`` updates the supernet weights on a training batch, on a uniformly
-sampled path (fair supernet) or on a path of the generator. ``Stepper.step`` is the joint step of
+batch; ``Stepper.weight_step`` updates the supernet weights on a training batch, on a path drawn
+independently of the generator (``path_sampling``: uniform i.i.d. ops, or fair -- every op of every
+edge exactly once per round of n_ops steps, FairNAS's strict fairness) or on a path of the generator. ``Stepper.step`` is the joint step of
 the search (``nas.search.loop``) and what ``nas.search.bench`` times.
 """
 
@@ -61,6 +62,20 @@ class Stepper:
         self.arch = list(st.hypernet.parameters())
         space = get_space(cfg.space)
         self.arch_shape = (space.n_edges, len(space.primitives))  # (n_edges, n_ops) of the logits
+        self._fair_round: list[torch.Tensor] = []
+
+    def start_epoch(self) -> None:
+        """Begin a new round of fair paths (rounds restart each epoch, so a resumed run repeats them)."""
+        self._fair_round = []
+
+    def fair_path(self) -> torch.Tensor:
+        """The next path (n_edges,) of the round: per edge, a random permutation of the ops spread over
+        n_ops consecutive steps, so every op of every edge is trained once per round."""
+        if not self._fair_round:
+            n_edges, n_ops = self.arch_shape
+            perms = torch.stack([torch.randperm(n_ops, generator=self.st.generator) for _ in range(n_edges)])
+            self._fair_round = list(perms.T)  # n_ops paths of (n_edges,)
+        return self._fair_round.pop()
 
     def _logits(self, u: torch.Tensor, h: int) -> torch.Tensor:
         return self.st.hypernet(u, self.penalty.phi[h])
@@ -146,10 +161,16 @@ class Stepper:
         return u, h, stats
 
     def weight_step(self, u, h, tau, trn, uniform: bool) -> dict:
-        with torch.no_grad():
-            logits = torch.zeros(self.arch_shape) if uniform else self._logits(u, h)
-        noise = gumbel_noise(logits.shape, self.st.generator).to(logits.device)
-        ce, out = self._ce(logits, noise, tau, *trn)
+        """One SGD step of the supernet weights on a path independent of the generator (``uniform``) or drawn
+        from it."""
+        if uniform and self.cfg.path_sampling == "fair":
+            out = self.st.supernet(trn[0], None, self.fair_path())
+            ce = F.cross_entropy(out, trn[1])
+        else:
+            with torch.no_grad():
+                logits = torch.zeros(self.arch_shape) if uniform else self._logits(u, h)
+            noise = gumbel_noise(logits.shape, self.st.generator).to(logits.device)
+            ce, out = self._ce(logits, noise, tau, *trn)
         self.st.w_optim.zero_grad(set_to_none=True)
         ce.backward()
         torch.nn.utils.clip_grad_norm_(self.weights, self.cfg.grad_clip)

@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from nas.spaces.nb201.genotype import EDGES, N_NODES, Genotype
-from nas.ops import NB201_PRIMITIVES, ReLUConvBN, build_op
+from nas.ops import NB201_PRIMITIVES, ReLUConvBN, build_op, build_search_op
 
 NONE_INDEX = NB201_PRIMITIVES.index("none")
 _EDGE_INDEX = {edge: e for e, edge in enumerate(EDGES)}
@@ -66,7 +66,7 @@ class SearchCell(nn.Module):
     def __init__(self, C: int, affine: bool = False):
         super().__init__()
         self.edges = nn.ModuleList(
-            nn.ModuleList(build_op(op, C, C, 1, affine) for op in NB201_PRIMITIVES) for _ in EDGES
+            nn.ModuleList(build_search_op(op, C, C, 1, affine) for op in NB201_PRIMITIVES) for _ in EDGES
         )
 
     def forward(self, x: torch.Tensor, weights: torch.Tensor | None, index: torch.Tensor | None) -> torch.Tensor:
