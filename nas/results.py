@@ -48,8 +48,8 @@ SUMMARY_COLUMNS: dict[str, tuple[str, ...]] = {
     "comparison.csv": (
         "method", "search_space", "dataset", "seed", "run_id", "device", "device_given_as", "metric", "value",
     ),
-    "ranking.csv": ("run_id", "metric", "device", "band", "n", "value"),
-    "budget_rules.csv": ("method", "seed", "run_id", "rule", "margin", "device", "metric", "value"),
+    "ranking.csv": ("method", "seed", "run_id", "metric", "device", "band", "n", "value"),
+    "budget_rules.csv": ("method", "seed", "run_id", "rule", "margin", "rerank", "device", "metric", "value"),
     "method_answers.csv": (
         "method", "search_space", "dataset", "seed", "run_id", "device", "budget_q", "budget_ms", "tradeoff", "arch",
         "pred_latency_ms", "meas_latency_ms", "acc", "oracle_acc", "regret", "violation",

@@ -8,6 +8,7 @@ from nas.search.loop import run_search
 from nas.search.data import from_arrays
 
 TINY = dict(dataset="synthetic", n_train=96, n_val=96, C=4, N=1, batch_size=32, epochs=3, warmup_epochs=1,
+            schedule="joint", snapshot_every=0,
             devices=("raspi4", "titan_rtx_1", "eyeriss"), lut_n_fit=60)
 
 

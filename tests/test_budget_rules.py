@@ -69,3 +69,29 @@ def test_margin_comes_from_the_tables_held_out_error(table):
 def test_unknown_rule_is_refused(table):
     with pytest.raises(ValueError, match="unknown budget rule"):
         choose(SPACE, table, _sweep(0), 10.0, _cheapest(table), "best-guess")
+
+
+def test_top_k_proposals_are_valid_within_bound_and_most_probable_first(table):
+    logp = _sweep(4)[0]
+    bound = 1.2 * _cheapest(table) + 0.3 * table.reference_cost()
+    props = SPACE.top_k(logp, table, bound, 12)
+    assert len(props) == 12
+    assert (table.arch_costs(props) <= bound).all()
+    assert all(SPACE.is_valid(SPACE.from_indices(p)) for p in props)
+    prob = logp[np.arange(6), props].sum(-1)
+    assert (np.diff(prob) <= 1e-12).all()
+    assert np.array_equal(props[0], SPACE.most_probable(logp[None], table, bound)[0])
+
+
+@pytest.mark.parametrize("rule", BUDGET_RULES[1:])
+def test_rerank_takes_the_best_scored_proposal_and_one_proposal_is_the_rule(table, rule):
+    logp, cheapest = _sweep(5), _cheapest(table)
+    budget = 0.8 * table.reference_cost()
+    step, plain = choose(SPACE, table, logp, budget, cheapest, rule)
+    target = SPACE.top_k(logp[step], table, budget, 5)[3]  # the fourth most probable: a scorer that prefers it
+    scorer = lambda cells: np.abs(cells - target).sum(-1).astype(float)  # noqa: E731
+    step2, chosen = choose(SPACE, table, logp, budget, cheapest, rule, rerank=5, scorer=scorer)
+    assert step2 == step and np.array_equal(chosen, target) and not np.array_equal(chosen, plain)
+    assert np.array_equal(choose(SPACE, table, logp, budget, cheapest, rule, rerank=1, scorer=scorer)[1], plain)
+    with pytest.raises(ValueError, match="scorer"):
+        choose(SPACE, table, logp, budget, cheapest, rule, rerank=5)

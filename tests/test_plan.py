@@ -10,7 +10,8 @@ from nas.results import repo_root
 from nas.search.config import config_for_profile
 from nas.stages import get_stage
 from nas.stages.params import config_from
-from nas.stages.plan import commands, makefile, planned_stages, profile_runs, repo_relative
+from nas.search.shared_supernet import supernet_run_name
+from nas.stages.plan import commands, makefile, planned_stages, profile_runs, profile_supernets, repo_relative
 from tests.test_stages import notebook_defaults
 
 
@@ -41,10 +42,19 @@ def test_every_planned_command_rebuilds_the_notebooks_config(profile):
     runs = profile_runs(profile)
     assert runs == notebook_runs(profile)
     cmds = commands(profile)
-    assert set(cmds) == set(runs)
+    phase1 = {d: c for d, c in cmds.items() if "--supernet-only" in c}
+    assert set(cmds) - set(phase1) == set(runs)
+    supernets = profile_supernets(profile)
     for run_dir, cmd in cmds.items():
         cfg, out = _config_of(cmd)
+        if run_dir in phase1:  # trains the shared supernet of every run with the same phase-1 fields
+            assert out == str(supernets) and run_dir == supernets / supernet_run_name(cfg)
+            continue
         assert out == str(run_dir) and cfg == runs[run_dir], run_dir
+        if cfg.schedule == "two-phase":
+            assert f"--supernets {supernets}" in cmd and supernets / supernet_run_name(cfg) in phase1
+    two_phase = {supernet_run_name(c) for c in runs.values() if c.schedule == "two-phase"}
+    assert {d.name for d in phase1} == two_phase
 
 
 def test_plan_covers_both_searching_stages_with_distinct_folders():
@@ -60,7 +70,9 @@ def test_plan_covers_both_searching_stages_with_distinct_folders():
 def test_makefile_has_a_target_per_run_and_threads_do_not_change_the_config():
     text = makefile("smoke", threads=1, python=".venv/bin/python")
     runs = profile_runs("smoke")
-    for run_dir in runs:
+    for run_dir, cfg in runs.items():
         assert f"{run_dir}/run.json:" in text
+        if cfg.schedule == "two-phase":  # after its shared phase-1 supernet: no two jobs train one
+            assert f"{run_dir}/run.json: {profile_supernets('smoke') / supernet_run_name(cfg)}/run.json" in text
     assert text.count("--set threads=1") + text.count(" threads=1 ") >= len(runs)
     assert "all: " in text

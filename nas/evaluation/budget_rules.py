@@ -21,15 +21,22 @@ from nas.methods.budget import BUDGET_RULES
 from nas.methods.darts import PUBLISHED
 from nas.methods.registry import budget_answers
 from nas.results import SUMMARY_COLUMNS, write_rows
+from nas.search import run_io
 from nas.spaces.nb201.benchmark import NB201Benchmark
 
 COLUMNS = SUMMARY_COLUMNS["budget_rules.csv"]
 RUNS_DIRS = ("results/runs", "results/runs/baselines")
 
 
-def _variants(method: str) -> list[tuple[str, bool]]:
-    variants = [(rule, margin) for rule in BUDGET_RULES for margin in (True, False)]
-    return variants + [(PUBLISHED, False)] if method == "darts" else variants
+RERANK_K = 10  # proposals re-ranked by the supernet in the re-ranking variants
+
+
+def _variants(method: str, with_supernet: bool) -> list[tuple[str, bool, int]]:
+    """(rule, margin, rerank) of every variant; re-ranking (of the constrained rules) needs supernet weights."""
+    variants = [(rule, margin, 0) for rule in BUDGET_RULES for margin in (True, False)]
+    if with_supernet:
+        variants += [(rule, margin, RERANK_K) for rule in BUDGET_RULES[1:] for margin in (True, False)]
+    return variants + [(PUBLISHED, False, 0)] if method == "darts" else variants
 
 
 def ablation_rows(runs_dirs: Sequence[str | Path], devices: Sequence[str] = SHARED_DEVICES,
@@ -38,10 +45,11 @@ def ablation_rows(runs_dirs: Sequence[str | Path], devices: Sequence[str] = SHAR
     bench = bench or NB201Benchmark.load()
     rows = []
     for (method, seed), runs in collect_runs(runs_dirs).items():
-        for rule, margin in _variants(method):
+        with_supernet = all(run_io.has_supernet(r.run_dir) for r in runs)
+        for rule, margin, rerank in _variants(method, with_supernet):
             for device in devices:
                 budgets = list(bench.budgets(device).values())
-                answers = budget_answers(method, runs, device, budgets, rule=rule, margin=margin)
+                answers = budget_answers(method, runs, device, budgets, rule=rule, margin=margin, rerank=rerank)
                 if not answers:
                     continue
                 scored = bench.budget_regret(device, {a.budget_ms: a.arch for a in answers})
@@ -49,19 +57,27 @@ def ablation_rows(runs_dirs: Sequence[str | Path], devices: Sequence[str] = SHAR
                           "mean_fill": float((scored["meas_latency_ms"] / scored["budget_ms"]).mean()),
                           "distinct_archs": int(scored["arch"].nunique())}
                 base = {"method": method, "seed": seed, "run_id": group_id(method, runs), "rule": rule,
-                        "margin": margin, "device": device}
+                        "margin": margin, "rerank": rerank, "device": device}
                 rows += [{**base, "metric": k, "value": v} for k, v in values.items()]
     return rows
 
 
 def summary_table(rows: Sequence[dict]) -> pd.DataFrame:
-    """Mean over devices per (method, rule, margin): regret, violations (sum), fill."""
+    """Per (method, rule, margin, rerank), over seeds and devices: mean regret, its sd over seeds, violations
+    (mean per seed, of 40), fill, the worst device's regret (mean over seeds)."""
     df = pd.DataFrame(rows)
-    agg = {"mean_regret": "mean", "violations": "sum", "mean_fill": "mean", "distinct_archs": "mean"}
-    wide = df.pivot_table(index=["method", "rule", "margin", "device"], columns="metric", values="value").reset_index()
-    out = wide.groupby(["method", "rule", "margin"], sort=False).agg(agg).reset_index()
-    out["worst_device_regret"] = wide.groupby(["method", "rule", "margin"], sort=False)["mean_regret"].max().values
-    return out.round(3)
+    keys = ["method", "rule", "margin", "rerank"]
+    wide = df.pivot_table(index=keys + ["seed", "device"], columns="metric", values="value").reset_index()
+    per_seed = wide.groupby(keys + ["seed"], sort=False).agg(
+        mean_regret=("mean_regret", "mean"), violations=("violations", "sum"), mean_fill=("mean_fill", "mean"),
+        distinct_archs=("distinct_archs", "mean")).reset_index()
+    out = per_seed.groupby(keys, sort=False).agg(
+        seeds=("seed", "nunique"), mean_regret=("mean_regret", "mean"), sd_regret=("mean_regret", "std"),
+        violations=("violations", "mean"), mean_fill=("mean_fill", "mean"),
+        distinct_archs=("distinct_archs", "mean")).reset_index()
+    worst = (wide.groupby(keys + ["device"], sort=False)["mean_regret"].mean().groupby(level=keys).max()
+             .rename("worst_device_regret").reset_index())
+    return out.merge(worst, on=keys, how="left").round(3)
 
 
 def main(argv: list[str] | None = None) -> int:

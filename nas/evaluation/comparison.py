@@ -15,7 +15,9 @@ are scored with the benchmark's measured latency and trained accuracy. Outputs, 
   ``search_seconds_total_extrapolated`` = seconds per run x devices x trade-offs (at least the
   three of ``nas.methods.fbnet.FBNET_BETAS``: a front of five budgets needs a sweep), with
   ``search_seconds_measured``, ``search_seconds_per_run``, ``search_runs``,
-  ``search_runs_full_front``; random search reports ``evaluated_archs`` instead. Reference rows:
+  ``search_runs_full_front`` and ``search_seconds_shared_phase1`` (two-phase schedule: the shared
+  phase-1 supernet the method's runs trained against, counted once in its totals and in every
+  other method's of the same seed; ``search_seconds_per_run`` is phase 2 alone); random search reports ``evaluated_archs`` instead. Reference rows:
   ``oracle`` (best architecture within each budget), ``oracle-front`` (hypervolume of the whole
   Pareto front of the space: the largest any set of answers can reach; five answers can exceed the
   five oracle answers' hypervolume by trading accuracy for speed) and the published NAS-Bench-201

@@ -2,7 +2,7 @@
 (cross-entropy of a cell's single path through the final supernet weights, on held-out images) and
 the benchmark's CIFAR-10 accuracy, on a fixed seeded probe set of valid cells.
 
-Rows of ``ranking.csv`` (``run_id, metric, device, band, n, value``):
+Rows of ``ranking.csv`` (``method, seed, run_id, metric, device, band, n, value``):
 ``tau_all`` over the probe set; ``tau_top`` over the cells in the benchmark's top ``top_fraction``;
 ``tau_band`` within each tercile of a device's measured latency (band 1 = fastest); ``noise_floor``:
 tau between the scores on two disjoint image sets (how much of the ranking is evaluation noise);
@@ -29,6 +29,7 @@ from nas.results import write_rows
 from nas.search import run_io
 from nas.search.config import SearchConfig
 from nas.search.data import SearchData, load_search_data
+from nas.search.one_shot import one_shot_scores
 from nas.spaces import get_space
 from nas.spaces.nb201.benchmark import NB201Benchmark
 from nas.stats import kendall_tau
@@ -53,20 +54,6 @@ def probe_cells(space, cfg: RankingConfig) -> np.ndarray:
     return cells[rng.permutation(len(cells))[:cfg.n_probe]]
 
 
-@torch.no_grad()
-def one_shot_scores(supernet: torch.nn.Module, cells: np.ndarray, images: torch.Tensor, labels: torch.Tensor,
-                    batch_size: int) -> np.ndarray:
-    """Mean cross-entropy (n_cells,) of each cell's single path on (images, labels); lower is better."""
-    supernet.eval()
-    out = np.empty(len(cells))
-    for i, cell in enumerate(cells):
-        index = torch.as_tensor(cell, dtype=torch.long)
-        losses = [F.cross_entropy(supernet(images[j:j + batch_size], None, index), labels[j:j + batch_size],
-                                  reduction="sum") for j in range(0, len(labels), batch_size)]
-        out[i] = float(sum(losses)) / len(labels)
-    return out
-
-
 def _held_out(data: SearchData, n: int, part: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Images ``part * n .. (part + 1) * n`` of the hypernetwork half (never trained on by the weights)."""
     sl = slice(part * n, (part + 1) * n)
@@ -79,8 +66,8 @@ def _supernet_config(folder: Path) -> SearchConfig:
 
 def probe_scores(folder, cfg: RankingConfig = RankingConfig(), *, data: SearchData | None = None,
                  weights: Path | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
-    """(cells (n, n_edges), score (n,), score on a second disjoint image set (n,), images per set) of the
-    supernet weights in ``folder`` (``supernet.pt``, or the snapshot file ``weights``). The final weights'
+    """(cells (n, n_edges), score (n,), score on a second disjoint image set (n,; None for a snapshot), images
+    per set) of the supernet weights in ``folder`` (``supernet.pt``, or the snapshot file ``weights``). The final weights'
     scores are cached in the folder (``probe_scores.csv``, for this RankingConfig) and reused."""
     folder = Path(folder)
     scfg = _supernet_config(folder)
@@ -98,6 +85,8 @@ def probe_scores(folder, cfg: RankingConfig = RankingConfig(), *, data: SearchDa
     supernet = space.supernet(scfg.C, scfg.N, data.in_channels, data.n_classes)
     supernet.load_state_dict(run_io.load_supernet_state(folder, weights))
     score = one_shot_scores(supernet, cells, *_held_out(data, n_images, 0), cfg.batch_size)
+    if weights is not None:  # a snapshot: its tau alone (the noise floor is the final weights')
+        return cells, score, None, n_images
     again = one_shot_scores(supernet, cells, *_held_out(data, n_images, 1), cfg.batch_size)
     if weights is None:
         archs = [space.format(space.from_indices(c)) for c in cells]
@@ -109,7 +98,7 @@ def probe_scores(folder, cfg: RankingConfig = RankingConfig(), *, data: SearchDa
 
 def supernet_rows(folder, cfg: RankingConfig = RankingConfig(), *, bench: NB201Benchmark | None = None,
                   data: SearchData | None = None, devices=None, run_id: str | None = None,
-                  with_snapshots: bool = False) -> list[dict]:
+                  method: str | None = None, with_snapshots: bool = False) -> list[dict]:
     """The benchmark-based ``ranking.csv`` rows of the supernet weights in ``folder`` (a run or a shared
     phase-1 run): n_images, tau_all, noise_floor, tau_top, tau_band per device of ``devices`` (default:
     the benchmark's), and ``tau_epoch`` (band = epoch) for every snapshot the folder kept."""
@@ -120,7 +109,7 @@ def supernet_rows(folder, cfg: RankingConfig = RankingConfig(), *, bench: NB201B
     cells, score, again, n_images = probe_scores(folder, cfg, data=data)
     archs = [space.format(space.from_indices(c)) for c in cells]
     acc = np.array([bench.accuracy(a) for a in archs])
-    base = {"run_id": run_id or folder.name}
+    base = {"method": method or "supernet", "seed": scfg.seed, "run_id": run_id or folder.name}
     rows = [{**base, "metric": "n_images", "device": "", "band": 0, "n": len(cells), "value": float(n_images)},
             {**base, "metric": "tau_all", "device": "", "band": 0, "n": len(cells), "value": kendall_tau(-score, acc)},
             {**base, "metric": "noise_floor", "device": "", "band": 0, "n": len(cells),
@@ -140,7 +129,7 @@ def supernet_rows(folder, cfg: RankingConfig = RankingConfig(), *, bench: NB201B
                          "value": kendall_tau(-score[m], acc[m])})
     if with_snapshots:
         for epoch, path in run_io.snapshots(folder).items():
-            _, s_epoch, _, _ = probe_scores(folder, cfg, data=data, weights=path)
+            s_epoch = score if epoch == scfg.epochs else probe_scores(folder, cfg, data=data, weights=path)[1]
             rows.append({**base, "metric": "tau_epoch", "device": "", "band": epoch, "n": len(cells),
                          "value": kendall_tau(-s_epoch, acc)})
     return rows
@@ -155,12 +144,13 @@ def ranking_rows(run_dir, cfg: RankingConfig = RankingConfig(), *, bench: NB201B
     space = run.space
     folder = run_io.supernet_folder(run_dir)
     rows = supernet_rows(folder, cfg, bench=bench, data=data, devices=list(run.tables), run_id=run.run_dir.name,
-                         with_snapshots=with_snapshots)
+                         method=run.config.method, with_snapshots=with_snapshots)
     cells, score, _, _ = probe_scores(folder, cfg, data=data)
     for device in run.tables:
         logp = log_probs(run.probs(run.tables[device], [0.0]))[0]  # (n_edges, n_ops)
         cell_logp = logp[np.arange(space.n_edges), cells].sum(axis=-1)
-        rows.append({"run_id": run.run_dir.name, "metric": "tau_generator", "device": device, "band": 0,
+        rows.append({"method": run.config.method, "seed": run.config.seed, "run_id": run.run_dir.name,
+                     "metric": "tau_generator", "device": device, "band": 0,
                      "n": len(cells), "value": kendall_tau(cell_logp, -score)})
     return rows
 

@@ -26,7 +26,6 @@ from nas.spaces.nb201.genotype import EDGES
 from nas.ops import NB201_PRIMITIVES
 from nas.costs.profiles import profile_dirs
 from nas.results import SUMMARY_COLUMNS, write_rows
-from nas.evaluation.ranking import ranking_rows
 from nas.search import run_io
 from nas.search.run_io import finished_runs, load_history, load_tables, run_record, unseen_csv
 
@@ -105,8 +104,6 @@ def rebuild_summaries(cfg: SummaryConfig) -> dict[str, Path]:
         "comparison.csv": pd.concat(metrics, ignore_index=True),
         "arch_probs.csv": pd.concat([arch_probs(r) for r in runs], ignore_index=True),
         "search_history.csv": pd.concat([search_history(r) for r in runs], ignore_index=True),
-        "ranking.csv": pd.DataFrame([row for r in runs if run_io.has_supernet(r)
-                                     for row in ranking_rows(r, bench=bench)], columns=SUMMARY_COLUMNS["ranking.csv"]),
         **space_tables(bench),
     }
     return {name: write_rows(out / name, df.to_dict("records"), SUMMARY_COLUMNS[name]) for name, df in tables.items()}

@@ -19,6 +19,10 @@ Then:
 * ``constrained-expected`` -- constrained MAP under the step whose *expected* cost first fits the
   bound (the trade-off the generator's distribution puts at this budget; the last step if none).
 
+With ``rerank`` = k > 1 (off by default), any rule's answer is replaced by the best of the k most
+probable valid architectures within the bound at the chosen step, judged by the run's own supernet
+(``scorer``: one-shot cross-entropy on held-out images of the search data, ``nas.search.one_shot``).
+
 ``python -m nas.evaluation.budget_rules`` compares the rules on the same runs.
 
 Nothing here reads benchmark accuracy.
@@ -53,7 +57,8 @@ def expected_costs(table: CostTable, logp: np.ndarray) -> np.ndarray:
 
 
 def choose(space, table: CostTable, logp: np.ndarray, budget: float, cheapest: float,
-           rule: str = DEFAULT_RULE, margin: bool = DEFAULT_MARGIN) -> tuple[int, np.ndarray]:
+           rule: str = DEFAULT_RULE, margin: bool = DEFAULT_MARGIN, rerank: int = 0,
+           scorer=None) -> tuple[int, np.ndarray]:
     """Answer one budget from a sweep: (sweep step, op indices (n_edges,)) under ``rule``.
 
     Args:
@@ -61,7 +66,20 @@ def choose(space, table: CostTable, logp: np.ndarray, budget: float, cheapest: f
         table: the device's cost table (budget and costs in its unit).
         logp: log-probabilities (S, n_edges, n_ops), steps ordered by increasing pressure.
         budget: the budget, in the table's unit; ``cheapest``: the cheapest valid cost on the table.
+        rerank, scorer: re-rank the ``rerank`` most probable proposals by ``scorer`` (cells (k, n_edges) ->
+            (k,), lower is better); ``rerank`` <= 1 keeps the rule's answer.
     """
+    step, idx, bound = _choose(space, table, logp, budget, cheapest, rule, margin)
+    if rerank > 1:
+        if scorer is None:
+            raise ValueError("rerank needs a scorer (the run's supernet weights: nas.search.one_shot.scorer_for)")
+        proposals = space.top_k(logp[step], table, bound, rerank)
+        if len(proposals) > 1:
+            idx = proposals[int(np.argmin(scorer(proposals)))]
+    return step, idx
+
+
+def _choose(space, table, logp, budget, cheapest, rule, margin) -> tuple[int, np.ndarray, float]:
     if rule not in BUDGET_RULES:
         raise ValueError(f"unknown budget rule {rule!r}; choose from {', '.join(BUDGET_RULES)}")
     bound = max(budget * (1.0 - margin_fraction(table)) if margin else budget, cheapest)
@@ -69,17 +87,18 @@ def choose(space, table: CostTable, logp: np.ndarray, budget: float, cheapest: f
         maps = space.most_probable(logp)  # (S, n_edges)
         fits = np.flatnonzero(table.arch_costs(maps) <= bound)
         if fits.size:
-            return int(fits[0]), maps[fits[0]]
+            return int(fits[0]), maps[fits[0]], bound
         step = len(logp) - 1
     elif rule == "constrained-expected":
         fits = np.flatnonzero(expected_costs(table, logp) <= bound)
         step = int(fits[0]) if fits.size else len(logp) - 1
     else:
         step = 0
-    return step, space.most_probable(logp[step:step + 1], table, bound)[0]
+    return step, space.most_probable(logp[step:step + 1], table, bound)[0], bound
 
 
 def answer_budgets(space, table: CostTable, logp: np.ndarray, budgets: Sequence[float], cheapest: float,
-                   rule: str = DEFAULT_RULE, margin: bool = DEFAULT_MARGIN) -> list[tuple[int, np.ndarray]]:
+                   rule: str = DEFAULT_RULE, margin: bool = DEFAULT_MARGIN, rerank: int = 0,
+                   scorer=None) -> list[tuple[int, np.ndarray]]:
     """:func:`choose` for each budget."""
-    return [choose(space, table, logp, float(b), cheapest, rule, margin) for b in budgets]
+    return [choose(space, table, logp, float(b), cheapest, rule, margin, rerank, scorer) for b in budgets]

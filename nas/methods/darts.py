@@ -28,7 +28,7 @@ def _darts_overrides(cfg: SearchConfig, device: str | None, tradeoff: float | No
 
 
 def darts_budget_answers(runs: Sequence[SearchRun], device: str, budgets: Sequence[float], *,
-                         rule: str = PUBLISHED, margin: bool = DEFAULT_MARGIN) -> list[Answer]:
+                         rule: str = PUBLISHED, margin: bool = DEFAULT_MARGIN, rerank: int = 0) -> list[Answer]:
     """darts: its single architecture for every budget, whether it fits or not (``rule="published"``),
     or its distribution restricted to each budget by a budget rule (``nas.methods.budget``)."""
     (run,) = runs
@@ -38,7 +38,8 @@ def darts_budget_answers(runs: Sequence[SearchRun], device: str, budgets: Sequen
     table = run.device_table(device)
     logp = log_probs(run.probs(descriptor_table(run, device), [0.0]))  # a sweep of one step
     cheapest = check_budgets(table, budgets, run.cheapest_achievable(table))
-    found = answer_budgets(run.space, table, logp, budgets, cheapest, rule, margin)
+    found = answer_budgets(run.space, table, logp, budgets, cheapest, rule, margin, rerank,
+                           run.scorer() if rerank > 1 else None)
     return [Answer(device, float(b), run.space.format(run.space.from_indices(idx)), float(run.predicted(table, idx)),
                    None, run.run_dir.name) for b, (_, idx) in zip(budgets, found)]
 

@@ -85,6 +85,12 @@ class SearchRun:
         floor = cost_floor(table, n_fit=self.config.lut_n_fit, seed=self.config.lut_seed)
         return np.maximum(table.arch_costs(idx), floor)
 
+    def scorer(self):
+        """One-shot scorer of cells by this run's supernet weights (``nas.search.one_shot.scorer_for``)."""
+        from nas.search.one_shot import scorer_for
+
+        return scorer_for(self.run_dir)
+
     def cheapest_achievable(self, table: CostTable) -> float:
         """Predicted cost of the cheapest valid architecture on ``table``, held at its floor."""
         return float(self.predicted(table, self.space.cheapest(table)))
@@ -144,18 +150,21 @@ def cheapest_live(table: CostTable) -> tuple[str, float]:
 
 def derive_budgets(run: SearchRun, device: str, budgets: Sequence[float], *,
                    descriptor: CostTable | None = None, rule: str = DEFAULT_RULE,
-                   margin: bool = DEFAULT_MARGIN) -> list[Derived]:
+                   margin: bool = DEFAULT_MARGIN, rerank: int = 0) -> list[Derived]:
     """Architecture for each budget (in the device's unit) by a budget rule over the lam_norm sweep
     ``LAM_GRID`` (``nas.methods.budget``: constrained MAP by default, ``first-fit`` the least pressure
     whose architecture fits).
 
-    ``descriptor``: as in :func:`derive_lams`; costs and budgets are always the device's.
+    ``descriptor``: as in :func:`derive_lams`; costs and budgets are always the device's. ``rerank`` = k > 1:
+    the best of the k most probable proposals within each budget by the run's supernet (``run.scorer()``).
     """
     table, space = run.device_table(device), run.space
     cheap_cost = check_budgets(table, budgets, run.cheapest_achievable(table))
     logp = log_probs(run.probs(descriptor or table, LAM_GRID))  # (G, n_edges, n_ops)
     out = []
-    for b, (step, idx) in zip(budgets, answer_budgets(space, table, logp, budgets, cheap_cost, rule, margin)):
+    scorer = run.scorer() if rerank > 1 else None
+    for b, (step, idx) in zip(budgets, answer_budgets(space, table, logp, budgets, cheap_cost, rule, margin,
+                                                      rerank, scorer)):
         out.append(Derived(table.name, float(LAM_GRID[step]), float(b), _arch(space, idx),
                            float(run.predicted(table, idx))))
     return out

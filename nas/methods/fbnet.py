@@ -54,7 +54,7 @@ def fbnet_tradeoff(run: SearchRun) -> float:
 
 
 def fbnet_budget_answers(runs: Sequence[SearchRun], device: str, budgets: Sequence[float], *,
-                         rule: str = DEFAULT_RULE, margin: bool = DEFAULT_MARGIN) -> list[Answer]:
+                         rule: str = DEFAULT_RULE, margin: bool = DEFAULT_MARGIN, rerank: int = 0) -> list[Answer]:
     """fbnet: its runs searched for ``device``, ordered by beta, are its trade-off sweep; the budget rule
     (``nas.methods.budget``) picks the run and the architecture, like every other method's.
 
@@ -69,7 +69,9 @@ def fbnet_budget_answers(runs: Sequence[SearchRun], device: str, budgets: Sequen
     logp = np.concatenate([log_probs(r.probs(descriptor_table(r, device), [0.0])) for r in mine])  # (S, E, O)
     cheapest = mine[-1].cheapest_achievable(table)
     out = []
-    for b, (step, idx) in zip(budgets, answer_budgets(space, table, logp, budgets, cheapest, rule, margin)):
+    scorer = mine[-1].scorer() if rerank > 1 else None  # a seed's fbnet runs share one phase-1 supernet
+    for b, (step, idx) in zip(budgets, answer_budgets(space, table, logp, budgets, cheapest, rule, margin,
+                                                      rerank, scorer)):
         r = mine[step]
         out.append(Answer(device, float(b), space.format(space.from_indices(idx)), float(r.predicted(table, idx)),
                           fbnet_tradeoff(r), r.run_dir.name))

@@ -20,11 +20,12 @@ def _ours_overrides(cfg: SearchConfig, device: str | None, tradeoff: float | Non
 
 
 def tradeoff_budget_answers(runs: Sequence[SearchRun], device: str, budgets: Sequence[float], *,
-                            rule: str = DEFAULT_RULE, margin: bool = DEFAULT_MARGIN) -> list[Answer]:
+                            rule: str = DEFAULT_RULE, margin: bool = DEFAULT_MARGIN, rerank: int = 0) -> list[Answer]:
     """darts-cc-hw and darts-cc: ``nas.methods.derive.derive_budgets`` (the budget rule over the lam_norm
     sweep ``LAM_GRID``) with the generator conditioned by :func:`descriptor_table`."""
     (run,) = runs
-    items = derive_budgets(run, device, budgets, descriptor=descriptor_table(run, device), rule=rule, margin=margin)
+    items = derive_budgets(run, device, budgets, descriptor=descriptor_table(run, device), rule=rule, margin=margin,
+                           rerank=rerank)
     return [Answer(device, float(d.budget_ms), d.arch, d.pred_latency_ms, d.lam, run.run_dir.name) for d in items]
 
 

@@ -21,10 +21,15 @@ N_CHILD_CELLS = 8  # live cells in the child pool
 
 
 def search_config(profile: str, mode: str, torch_device: str):
-    """The SearchConfig timed for ``mode``: the profile's, with the estimator that fits the mode."""
-    from nas.search.config import config_for_profile
+    """The SearchConfig timed for ``mode``: the profile's network and batch in the joint schedule (DARTS-CC's
+    step: a generator step with the joint schedule's REINFORCE paths, then a weight step, at 32x32 pixels),
+    with the estimator that fits the mode. The two-phase schedule runs the same two halves apart."""
+    from nas.search.config import SearchConfig, config_for_profile
 
-    over = {"torch_device": torch_device, "mode": mode, "dataset": "synthetic"}
+    joint = SearchConfig()
+    over = {"torch_device": torch_device, "mode": mode, "dataset": "synthetic", "schedule": "joint",
+            "reinforce_samples": joint.reinforce_samples, "resolution": 0, "warmup_epochs": 0,
+            "path_sampling": "uniform"}
     if mode == "mixed":  # every op weighted: the gradient goes through the relaxation (DARTS)
         over.update(estimator="relaxed", weight_paths="hypernet")
     return config_for_profile(profile, **over)

@@ -16,7 +16,7 @@ from nas.spaces import space_names
 LOSSES = tuple(PENALTIES)
 DATASETS = ("cifar10", "fashion-mnist", "synthetic")
 SCHEDULES = ("joint", "two-phase")
-PATH_SAMPLINGS = ("uniform", "fair")
+PATH_SAMPLINGS = ("uniform", "fair", "no-none")
 MAX_BATCH = 4096  # images per step; a larger batch is a typo on the hardware this targets
 
 
@@ -65,7 +65,8 @@ class SearchConfig:
     warmup_epochs: int = 4  # joint: weight-only epochs on uniformly sampled paths before arch updates
     schedule: str = "joint"  # joint (DARTS-CC: warm-up, then both per batch) | two-phase (shared supernet, then G)
     supernet_epochs: int = 40  # two-phase: phase-1 epochs of the shared supernet (weights alone, single paths)
-    path_sampling: str = "uniform"  # paths of weight-only steps: uniform (i.i.d.) | fair (each op once per round)
+    path_sampling: str = "uniform"  # paths of weight-only steps: uniform (i.i.d.) | fair (each op once per
+    # round) | no-none (uniform over every op but the zero op, which has no weights)
     resolution: int = 0  # side of the supernet's input images in pixels (0: the dataset's); area-resized once
     val_batch_size: int = 0  # two-phase: images per generator step (0: batch_size)
     snapshot_every: int = 0  # keep the supernet weights every k epochs under snapshots/ (never committed; 0: none)
@@ -182,9 +183,11 @@ class SearchConfig:
 
 
 PROFILES: dict[str, dict] = {
-    "smoke": dict(dataset="synthetic", n_train=128, n_val=128, C=4, N=1, batch_size=32, epochs=2, warmup_epochs=1),
+    "smoke": dict(dataset="synthetic", n_train=128, n_val=128, C=4, N=1, batch_size=32, schedule="two-phase",
+                  supernet_epochs=2, snapshot_every=1, epochs=2, warmup_epochs=0, val_batch_size=32,
+                  reinforce_samples=4),
     "default": dict(n_train=0, n_val=0, C=8, N=2, lam_max=2.0, epochs=20, warmup_epochs=4),
-    "full": dict(C=16, N=5, epochs=100, warmup_epochs=20, torch_device="cuda"),
+    "full": dict(C=16, N=5, epochs=100, warmup_epochs=20, torch_device="cuda"),  # joint: DARTS-CC's own schedule
 }
 
 

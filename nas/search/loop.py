@@ -74,6 +74,8 @@ def run_epoch(cfg: SearchConfig, st: SearchState, data: SearchData, stepper: Ste
                             dev=device_names[h], cost=f"{stats['rel_cost']:.2f}", refresh=False)
     row = {k: v / step for k, v in sums.items()}
     row.update(epoch=epoch + 1, tau=tau, lr=st.w_optim.param_groups[0]["lr"], warmup=int(phase == "supernet"))
+    if phase != "supernet":
+        row.update(stepper.generator_entropy())
     return row
 
 

@@ -54,7 +54,11 @@ def prepare_run_dir(out: Path, config: dict) -> None:
 
 
 def _check_same_config(out: Path, config: dict) -> None:
-    old = load_config(out)
+    """RunError unless ``out`` holds ``config`` (a field the folder's config.json predates counts at its
+    default: the behaviour it had before the field existed)."""
+    from nas.search.config import SearchConfig
+
+    old = SearchConfig.from_dict(load_config(out)).to_dict()
     diff = sorted(k for k in (set(old) | set(config)) - LOCATION_FIELDS if old.get(k) != config.get(k))
     if diff:
         raise RunError(f"{out} holds a run with another config (fields {diff}); use a new --out folder "

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
@@ -51,10 +52,27 @@ def train_shared_supernet(cfg: SearchConfig, supernets_dir: str | Path, data, pr
     out = Path(supernets_dir) / supernet_run_name(cfg)
     if run_io.finished_supernet(out, p1.to_dict()):
         return out
-    run_io.prepare_run_dir(out, p1.to_dict())
-    st = build_state(p1, data.in_channels, data.n_classes, PHASE1_DESCRIPTOR_SIZE)
-    run_io.load_checkpoint(out, st)
-    stepper = Stepper(p1, st, penalty=None)  # weight-only steps never read the cost penalty
-    train_epochs(p1, st, data, stepper, ["-"], lambda e: "supernet", out, progress, desc="supernet (phase 1)")
-    run_io.finish_supernet(out, p1.to_dict(), st)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with _exclusive(out.parent / f".{out.name}.lock"):  # a second process waits, then finds it finished
+        if run_io.finished_supernet(out, p1.to_dict()):
+            return out
+        run_io.prepare_run_dir(out, p1.to_dict())
+        st = build_state(p1, data.in_channels, data.n_classes, PHASE1_DESCRIPTOR_SIZE)
+        run_io.load_checkpoint(out, st)
+        stepper = Stepper(p1, st, penalty=None)  # weight-only steps never read the cost penalty
+        train_epochs(p1, st, data, stepper, ["-"], lambda e: "supernet", out, progress, desc="supernet (phase 1)")
+        run_io.finish_supernet(out, p1.to_dict(), st)
     return out
+
+
+@contextmanager
+def _exclusive(lock_path: Path):
+    """An advisory file lock (POSIX ``flock``) held for the duration of the block."""
+    import fcntl
+
+    with open(lock_path, "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

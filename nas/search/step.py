@@ -3,12 +3,14 @@
 ``Stepper.arch_step`` updates the generator for one condition (lam_norm, device) on a validation
 batch; ``Stepper.weight_step`` updates the supernet weights on a training batch, on a path drawn
 independently of the generator (``path_sampling``: uniform i.i.d. ops, or fair -- every op of every
-edge exactly once per round of n_ops steps, FairNAS's strict fairness) or on a path of the generator. ``Stepper.step`` is the joint step of
+edge exactly once per round of n_ops steps, FairNAS's strict fairness; or no-none -- uniform over the
+ops with weights) or on a path of the generator. ``Stepper.step`` is the joint step of
 the search (``nas.search.loop``) and what ``nas.search.bench`` times.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import torch
@@ -63,6 +65,13 @@ class Stepper:
         space = get_space(cfg.space)
         self.arch_shape = (space.n_edges, len(space.primitives))  # (n_edges, n_ops) of the logits
         self._fair_round: list[torch.Tensor] = []
+
+    def _uniform_logits(self) -> torch.Tensor:
+        """Logits (n_edges, n_ops) of the generator-independent paths: uniform, or without the zero op (``no-none``)."""
+        logits = torch.zeros(self.arch_shape)
+        if self.cfg.path_sampling == "no-none":
+            logits[:, get_space(self.cfg.space).primitives.index("none")] = -math.inf
+        return logits
 
     def start_epoch(self) -> None:
         """Begin a new round of fair paths (rounds restart each epoch, so a resumed run repeats them)."""
@@ -160,6 +169,17 @@ class Stepper:
             stats.update(self.weight_step(u, h, tau, trn, uniform=uniform))
         return u, h, stats
 
+    @torch.no_grad()
+    def generator_entropy(self) -> dict:
+        """The generator's normalised entropy (``normalised_entropy``) at lam_norm 0 and 1, mean over the training
+        devices: how far it has moved from uniform (no benchmark involved; a stopping signal)."""
+        n = len(self.penalty.phi)
+        out = {}
+        for name, u in (("entropy_lam0", 0.0), ("entropy_lam1", 1.0)):
+            lam = torch.full((n,), u, device=self.penalty.phi.device)
+            out[name] = float(normalised_entropy(self.st.hypernet(lam, self.penalty.phi)).mean())
+        return out
+
     def weight_step(self, u, h, tau, trn, uniform: bool) -> dict:
         """One SGD step of the supernet weights on a path independent of the generator (``uniform``) or drawn
         from it."""
@@ -168,7 +188,7 @@ class Stepper:
             ce = F.cross_entropy(out, trn[1])
         else:
             with torch.no_grad():
-                logits = torch.zeros(self.arch_shape) if uniform else self._logits(u, h)
+                logits = self._uniform_logits() if uniform else self._logits(u, h)
             noise = gumbel_noise(logits.shape, self.st.generator).to(logits.device)
             ce, out = self._ce(logits, noise, tau, *trn)
         self.st.w_optim.zero_grad(set_to_none=True)
@@ -176,6 +196,13 @@ class Stepper:
         torch.nn.utils.clip_grad_norm_(self.weights, self.cfg.grad_clip)
         self.st.w_optim.step()
         return {"train_loss": float(ce.detach()), "train_acc": accuracy(out, trn[1])}
+
+
+def normalised_entropy(logits: torch.Tensor) -> torch.Tensor:
+    """Mean over edges of the entropy of each edge's op distribution, divided by log(n_ops): 1 = uniform,
+    0 = one op. logits (..., n_edges, n_ops) -> (...)."""
+    logp = torch.log_softmax(logits, -1)
+    return -(logp.exp() * logp).sum(-1).mean(-1) / math.log(logits.shape[-1])
 
 
 def accuracy(logits: torch.Tensor, y: torch.Tensor) -> float:

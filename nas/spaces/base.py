@@ -60,6 +60,10 @@ class SearchSpace(Protocol):
         raises ValueError.
         """
 
+    def top_k(self, logp: np.ndarray, costs, bound: float, k: int) -> np.ndarray:
+        """The ``k`` most probable valid architectures within ``bound`` under logp (n_edges, n_ops), most probable
+        first (<= k, n_edges): the proposals a budget answer may re-rank."""
+
     def cheapest(self, costs) -> np.ndarray:
         """Op indices (n_edges,) of the valid architecture of least cost under table ``costs``."""
 
@@ -100,6 +104,15 @@ class EnumerableSpace:
             if not (allowed & self.valid_mask()).any():
                 raise ValueError(f"no valid architecture of {self.name} costs at most {bound} {costs.unit}")
         return self.all_indices()[self.most_probable_index(logp, allowed)]
+
+    def top_k(self, logp: np.ndarray, costs, bound: float, k: int) -> np.ndarray:
+        """The ``k`` most probable valid architectures with ``costs.arch_costs <= bound`` under one row of
+        log-probabilities logp (n_edges, n_ops), most probable first: op indices (<= k, n_edges)."""
+        ops = self.all_indices()
+        scores = logp[np.arange(self.n_edges), ops].sum(axis=-1)
+        scores[~(self.valid_mask() & (costs.arch_costs(ops) <= bound))] = -np.inf
+        order = np.argsort(-scores, kind="stable")[:k]
+        return ops[order[np.isfinite(scores[order])]]
 
     def cheapest(self, costs) -> np.ndarray:
         all_costs = np.where(self.valid_mask(), costs.arch_costs(self.all_indices()), np.inf)

@@ -3,7 +3,8 @@
 :func:`comparison_plan` names every run of the stage (the searched baselines at ``seeds``,
 ``darts-cc-hw`` at ``ours_seeds``, one shared schedule); :func:`cli_command` is the shell command
 that runs one of them (``python -m nas plan`` prints them); :func:`run` runs them and writes
-``comparison.csv``, ``method_answers.csv`` and ``specialisation.csv`` (``nas.evaluation.comparison``).
+``comparison.csv``, ``method_answers.csv`` and ``specialisation.csv`` (``nas.evaluation.comparison``), the
+budget-rule ablation ``budget_rules.csv`` and the ranking diagnostics ``ranking.csv`` of every run.
 Paths of the config are relative to the working directory (the notebook runs in ``notebooks/``).
 """
 
@@ -42,6 +43,7 @@ class BaselinesConfig:
     data_root: str = ""  # "": NAS_DATA_DIR or the repository's data/
     ours_runs_dir: str = "../results/runs"  # darts-cc-hw runs of 03_search compared here ("": none)
     runs_dir: str = "../results/runs/baselines"  # run folders of this stage
+    supernets_dir: str = "../results/runs/supernets"  # two-phase: the shared phase-1 supernets (both stages)
     summary_dir: str = "../results/summary"  # comparison.csv, method_answers.csv, specialisation.csv
 
     def __post_init__(self):
@@ -90,11 +92,14 @@ def comparison_plan(profile: str, *, dataset: str = "cifar10", seeds: Sequence[i
     return out
 
 
-def cli_command(cfg: SearchConfig, profile: str, out_dir: str | Path, python: str = "python") -> str:
+def cli_command(cfg: SearchConfig, profile: str, out_dir: str | Path, python: str = "python",
+                supernets: str | Path | None = None, supernet_only: bool = False) -> str:
     """The ``python -m nas search`` command that runs (or resumes) exactly ``cfg`` into ``out_dir``.
 
     Method, dataset, seed and devices are options of their own; every other field that differs
-    from the profile's config is a ``--set`` word (``nas.search.serialise``).
+    from the profile's config is a ``--set`` word (``nas.search.serialise``). ``supernets``: the
+    folder of shared phase-1 supernets of a two-phase run; ``supernet_only``: the command that trains
+    only that phase-1 supernet (``out_dir`` is then the supernets folder).
     """
     default = config_for_profile(profile)
     args = [f"{shlex.quote(python)} -m nas search", f"--profile {profile}", f"--method {cfg.method}",
@@ -107,15 +112,20 @@ def cli_command(cfg: SearchConfig, profile: str, out_dir: str | Path, python: st
     if sets:
         args.append("--set " + " ".join(sets))
     args.append(f"--out {shlex.quote(str(out_dir))}")
+    if supernet_only:
+        args.append("--supernet-only")
+    elif supernets is not None and cfg.schedule == "two-phase":
+        args.append(f"--supernets {shlex.quote(str(supernets))}")
     return " ".join(args)
 
 
 def run_configs(configs: Mapping[str, SearchConfig], runs_dir: str | Path, *, data=None,
-                progress: bool = True) -> list[Path]:
+                progress: bool = True, supernets_dir: str | Path | None = None) -> list[Path]:
     """Run (or resume) every config into ``runs_dir/<name>``; returns the run folders."""
     from nas.search.loop import run_search
 
-    return [run_search(cfg, Path(runs_dir) / name, data=data, progress=progress) for name, cfg in configs.items()]
+    return [run_search(cfg, Path(runs_dir) / name, data=data, progress=progress, supernets_dir=supernets_dir)
+            for name, cfg in configs.items()]
 
 
 def _named_configs(cfg: BaselinesConfig) -> dict[str, SearchConfig]:
@@ -144,10 +154,24 @@ def run(cfg: BaselinesConfig) -> dict[str, Path]:
     from nas.evaluation.comparison import ComparisonConfig, build_comparison, write_comparison
     from nas.results import SUMMARY_COLUMNS, write_rows
 
-    run_configs(_named_configs(cfg), cfg.runs_dir)
+    run_configs(_named_configs(cfg), cfg.runs_dir, supernets_dir=cfg.supernets_dir)
     compared = ComparisonConfig(runs_dirs=tuple(d for d in (cfg.ours_runs_dir, cfg.runs_dir) if d),
                                 summary_dir=cfg.summary_dir, dataset=cfg.dataset, n_random=cfg.n_random)
     paths = write_comparison(build_comparison(compared), cfg.summary_dir)
     rules = Path(cfg.summary_dir) / "budget_rules.csv"  # every budget rule on the same runs (an ablation)
     paths["budget_rules.csv"] = write_rows(rules, ablation_rows(compared.runs_dirs), SUMMARY_COLUMNS["budget_rules.csv"])
+    paths["ranking.csv"] = write_rows(Path(cfg.summary_dir) / "ranking.csv", all_ranking_rows(compared.runs_dirs),
+                                      SUMMARY_COLUMNS["ranking.csv"])
     return paths
+
+
+def all_ranking_rows(runs_dirs) -> list[dict]:
+    """``ranking.csv``: the ranking diagnostics (``nas.evaluation.ranking``) of every finished run of ``runs_dirs``
+    with supernet weights (each shared phase-1 supernet is scored once; its scores are cached beside it)."""
+    from nas.evaluation.ranking import ranking_rows
+    from nas.search import run_io
+    from nas.spaces.nb201.benchmark import NB201Benchmark
+
+    bench = NB201Benchmark.load()
+    return [row for d in runs_dirs for r in run_io.finished_runs(Path(d)) if run_io.has_supernet(r)
+            for row in ranking_rows(r, bench=bench)]

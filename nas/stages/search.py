@@ -33,6 +33,7 @@ class SearchStageConfig:
     epochs: int = 0  # 0: the profile's number of epochs
     data_root: str = ""  # "": NAS_DATA_DIR or the repository's data/
     runs_dir: str = "../results/runs"
+    supernets_dir: str = "../results/runs/supernets"  # two-phase: the shared phase-1 supernets (both stages)
     summary_dir: str = "../results/summary"  # runs.csv and performance.csv
     bench_repeats: int = 40  # timed steps per benchmarked configuration (0: skip the benchmark)
     bench_modes: tuple[str, ...] = ("single-path", "mixed")
@@ -85,7 +86,7 @@ def run(cfg: SearchStageConfig) -> SearchStageResult:
 
     configs = plan(cfg)
     performance = benchmark(cfg, next(iter(configs.values())).torch_device)
-    run_dirs = [run_search(c, d) for d, c in configs.items()]
+    run_dirs = [run_search(c, d, supernets_dir=cfg.supernets_dir) for d, c in configs.items()]
     root = run_io.runs_root(cfg.runs_dir)
     write_rows(Path(cfg.summary_dir) / "runs.csv",
                [run_io.run_record(r, root) for r in run_io.finished_runs(Path(cfg.runs_dir))],

@@ -131,14 +131,17 @@ class _Skeleton(nn.Module):
     def __init__(self, macro: MacroConfig, make_cell: Callable[[int], nn.Module], affine: bool):
         super().__init__()
         self.macro = macro
+        # a supernet (affine=False) never keeps running statistics: every path is normalised by its own batch
         self.stem = nn.Sequential(
-            nn.Conv2d(macro.in_channels, macro.C, 3, padding=1, bias=False), nn.BatchNorm2d(macro.C, affine=affine)
+            nn.Conv2d(macro.in_channels, macro.C, 3, padding=1, bias=False),
+            nn.BatchNorm2d(macro.C, affine=affine, track_running_stats=affine),
         )
         self.layers = nn.ModuleList(
             ResNetBasicBlock(c_in, c_out, affine) if red else make_cell(c_out) for c_in, c_out, red in macro.layers()
         )
         c_last = macro.C * 4
-        self.lastact = nn.Sequential(nn.BatchNorm2d(c_last, affine=affine), nn.ReLU(inplace=False))
+        self.lastact = nn.Sequential(nn.BatchNorm2d(c_last, affine=affine, track_running_stats=affine),
+                                     nn.ReLU(inplace=False))
         self.classifier = nn.Linear(c_last, macro.n_classes)
 
     def head(self, x: torch.Tensor) -> torch.Tensor:
