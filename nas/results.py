@@ -66,7 +66,7 @@ SUMMARY_COLUMNS: dict[str, tuple[str, ...]] = {
     ),
     "search_history.csv": (
         "run_id", "epoch", "warmup", "seconds", "tau", "lr", "train_loss", "train_acc", "val_loss", "val_acc",
-        "rel_cost",
+        "rel_cost", "entropy_lam0", "entropy_lam1",
     ),
     "oracle_front.csv": ("device", "latency_ms", "acc", "arch"),
     "random_reference.csv": ("device", "n", "seed", "mean_regret", "violations"),

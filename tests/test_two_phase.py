@@ -116,3 +116,24 @@ def test_no_none_paths_never_sample_the_zero_op():
     assert torch.isinf(logits[:, none]).all() and (logits[:, 1:] == 0).all()
     trn = next(data.epoch_batches(0, 32, 0))[0]
     assert "train_loss" in stepper.weight_step(torch.tensor(0.0), 0, 1.0, trn, uniform=True)
+
+
+def test_ablation_tables_label_settings_by_the_fields_that_differ(tmp_path):
+    import pandas as pd
+
+    from nas.evaluation.ablation import phase1_rows, phase2_rows, summary
+
+    cfg = tiny_config(**TWO_PHASE)
+    for lr in (1e-3, 1e-2):
+        run_search(replace(cfg, a_lr=lr), tmp_path / "phase2" / f"lr{lr}" / "run", data=tiny_data(), progress=False,
+                   supernets_dir=tmp_path / "sn")
+    (folder,) = [p for p in (tmp_path / "sn").iterdir() if not p.name.startswith(".")]
+    ranking = pd.DataFrame([{"run_id": folder.name, "metric": "tau_all", "band": 0, "value": 0.25},
+                            {"run_id": folder.name, "metric": "tau_epoch", "band": 1, "value": 0.1}])
+    rows1 = phase1_rows(tmp_path / "sn", ranking)
+    assert {r["metric"] for r in rows1} == {"phase1_seconds", "tau_all", "tau_epoch_1"}
+    assert rows1[0]["setting"] == "resolution=native supernet_epochs=2 path_sampling=uniform"
+    rows2 = phase2_rows(tmp_path / "phase2")
+    assert {r["setting"].split()[0] for r in rows2} == {"a_lr=0.001", "a_lr=0.01"}
+    table = summary(rows1 + rows2)
+    assert set(table["ablation"]) == {"phase1", "phase2"} and (table["seeds"] == 1).all()

@@ -144,13 +144,14 @@ def _search(cfg: SearchConfig, out_dir: str | Path, data: SearchData | None, pro
     tables = build_tables(cfg.devices, n_fit=cfg.lut_n_fit, seed=cfg.lut_seed, space=cfg.space)
     data = data if data is not None else load_search_data(cfg)
     check_batches(cfg, data)
-    shared = None
-    if cfg.schedule == "two-phase":
-        shared = train_shared_supernet(cfg, supernets_dir or out.parent / "supernets", data, progress)
     run_io.prepare_run_dir(out, cfg.to_dict())  # only now, with every setting checked, is anything written
     st = build_state(cfg, data.in_channels, data.n_classes, tables[0].descriptor().size)
-    if not run_io.load_checkpoint(out, st) and shared is not None:
-        st.supernet.load_state_dict(run_io.load_supernet_state(shared))
+    resumed = run_io.load_checkpoint(out, st)  # a bad checkpoint fails here, before any training
+    shared = None
+    if cfg.schedule == "two-phase":  # phase 1 is found finished when resuming phase 2
+        shared = train_shared_supernet(cfg, supernets_dir or out.parent / "supernets", data, progress)
+        if not resumed:
+            st.supernet.load_state_dict(run_io.load_supernet_state(shared))
     run_io.save_tables(out, tables)
     stepper = Stepper(cfg, st, CostPenalty(tables, cfg, torch.device(cfg.torch_device)))
     phase_of = (lambda e: "generator") if shared is not None else (lambda e: epoch_phase(cfg, e))
