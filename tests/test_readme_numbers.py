@@ -48,7 +48,16 @@ def _random(device: str, n: int, stat: str) -> Callable[[pd.DataFrame], float]:
 def _rule(method: str, rule: str, margin: bool, metric: str) -> Callable[[pd.DataFrame], float]:
     """Mean over devices of one budget rule's metric (``budget_rules.csv``)."""
     return lambda df: float(df[(df["method"] == method) & (df["rule"] == rule) & (df["margin"] == margin)
-                               & (df["metric"] == metric)]["value"].mean())
+                               & (df["rerank"] == 0) & (df["metric"] == metric)]["value"].mean())
+
+
+def _ablation(setting: str, metric: str) -> Callable[[pd.DataFrame], float]:
+    """Mean over seeds of one metric of one ablation setting (``results/ablation/ablation_phase*.csv``)."""
+    return lambda df: float(df[(df["setting"] == setting) & (df["metric"] == metric)]["value"].mean())
+
+
+P1 = "resolution=16 supernet_epochs=36 path_sampling="
+P2_NO_NONE = "path_sampling=no-none a_lr=0.1 reinforce_samples=8 val_batch_size=128 epochs=2"
 
 
 QUOTES = (
@@ -70,8 +79,18 @@ QUOTES = (
           _rule("darts-cc", "constrained", True, "mean_regret"), 2),
     Quote("| first-fit (no) | 1.95 / 3 | 4.50 / 1 |", "4.50", "results/summary/budget_rules.csv",
           _rule("darts-cc", "first-fit", False, "mean_regret"), 2),
-    Quote("the last `make reproduce` took 230 s of stages (03: 124 s", "124", "results/summary/timing.csv",
+    Quote("the last `make reproduce` took 196 s of stages (03: 89 s", "89", "results/summary/timing.csv",
           lambda df: _one(df, "seconds", profile="default", stage="03_search"), 0),
+    Quote("| 16 px, 36 epochs, uniform | 3 | 0.23 |", "0.23", "results/ablation/ablation_phase1.csv",
+          _ablation(P1 + "uniform", "tau_all"), 2),
+    Quote("| 16 px, 36 epochs, no-none (the zero op never sampled) | 2 | 0.22 | 0.19 |", "0.19",
+          "results/ablation/ablation_phase1.csv", _ablation(P1 + "no-none", "tau_top"), 2),
+    Quote("| 32 px, 16 epochs, uniform | 2 | 0.01 |", "0.01", "results/ablation/ablation_phase1.csv",
+          _ablation("resolution=native supernet_epochs=16 path_sampling=uniform", "tau_all"), 2),
+    Quote("| no-none supernet, a_lr 0.1 | 0.62 | 0.21 | 8.02 | 5.85 | 7.44 | 3.68 | 3.42 |", "3.42",
+          "results/ablation/ablation_phase2.csv", _ablation(P2_NO_NONE, "regret[constrained-expected+rerank10]"), 2),
+    Quote("| no-none supernet, a_lr 0.1 | 0.62 | 0.21 | 8.02 | 5.85 |", "5.85",
+          "results/ablation/ablation_phase2.csv", _ablation(P2_NO_NONE, "regret[constrained]"), 2),
     Quote("(the space's best: 94.37 %)", "94.37", "results/summary/oracle_front.csv", lambda df: df["acc"].max(), 2),
 )
 

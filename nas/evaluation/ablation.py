@@ -27,7 +27,7 @@ from nas.search import run_io
 from nas.search.config import SearchConfig
 
 PHASE1_LABEL_FIELDS = ("resolution", "supernet_epochs", "path_sampling")
-PHASE2_LABEL_FIELDS = ("a_lr", "reinforce_samples", "val_batch_size", "epochs")
+PHASE2_LABEL_FIELDS = ("path_sampling", "a_lr", "reinforce_samples", "val_batch_size", "epochs")  # phase 1 by its sampling
 COLUMNS = ("ablation", "setting", "seed", "run_id", "metric", "value")
 
 
