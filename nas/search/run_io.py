@@ -158,13 +158,17 @@ def load_hypernet_state(run_dir: Path) -> dict:
 
 def check_run(run_dir: Path) -> None:
     """Check every file of a finished run: checksums, then parse, schema and finite values of each,
-    and that ``hypernet.pt`` fits the generator ``config.json`` describes."""
+    and that ``hypernet.pt`` fits the generator ``config.json`` describes (a shared phase-1 run has no
+    tables or generator: its config, run.json and history are checked)."""
     from nas.search.config import SearchConfig
     from nas.search.generators import build_generator
 
     run_dir = Path(run_dir)
     verify_checksums(run_dir)
     cfg = SearchConfig.from_dict(load_config(run_dir))
+    if load_run_info(run_dir)["method"] == "supernet":  # a shared phase-1 run: config, run.json, history
+        load_history(run_dir)
+        return
     tables = load_tables(run_dir)
     load_run_info(run_dir)
     load_history(run_dir)
