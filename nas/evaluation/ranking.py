@@ -22,14 +22,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-import torch.nn.functional as F
 
 from nas.methods.derive import SearchRun, log_probs
 from nas.results import write_rows
 from nas.search import run_io
 from nas.search.config import SearchConfig
 from nas.search.data import SearchData, load_search_data
-from nas.search.one_shot import one_shot_scores
+from nas.search.one_shot import held_out_images as _held_out, one_shot_scores
 from nas.spaces import get_space
 from nas.spaces.nb201.benchmark import NB201Benchmark
 from nas.stats import kendall_tau
@@ -52,12 +51,6 @@ def probe_cells(space, cfg: RankingConfig) -> np.ndarray:
     rng = np.random.default_rng(cfg.probe_seed)
     cells = np.unique(space.sample(rng, 4 * cfg.n_probe), axis=0)
     return cells[rng.permutation(len(cells))[:cfg.n_probe]]
-
-
-def _held_out(data: SearchData, n: int, part: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Images ``part * n .. (part + 1) * n`` of the hypernetwork half (never trained on by the weights)."""
-    sl = slice(part * n, (part + 1) * n)
-    return data._normalise(data.x_val[sl]), data.y_val[sl].to(data.device)
 
 
 def _supernet_config(folder: Path) -> SearchConfig:
@@ -88,25 +81,25 @@ def probe_scores(folder, cfg: RankingConfig = RankingConfig(), *, data: SearchDa
     if weights is not None:  # a snapshot: its tau alone (the noise floor is the final weights')
         return cells, score, None, n_images
     again = one_shot_scores(supernet, cells, *_held_out(data, n_images, 1), cfg.batch_size)
-    if weights is None:
-        archs = [space.format(space.from_indices(c)) for c in cells]
-        write_rows(cache, [{"arch": a, "score": x, "again": y, "n_images": n_images, "ranking_config": key}
-                           for a, x, y in zip(archs, score, again)], ["arch", "score", "again", "n_images",
-                                                                     "ranking_config"])
+    archs = [space.format(space.from_indices(c)) for c in cells]
+    write_rows(cache, [{"arch": a, "score": x, "again": y, "n_images": n_images, "ranking_config": key}
+                       for a, x, y in zip(archs, score, again)], ["arch", "score", "again", "n_images",
+                                                                 "ranking_config"])
     return cells, score, again, n_images
 
 
 def supernet_rows(folder, cfg: RankingConfig = RankingConfig(), *, bench: NB201Benchmark | None = None,
                   data: SearchData | None = None, devices=None, run_id: str | None = None,
-                  method: str | None = None, with_snapshots: bool = False) -> list[dict]:
+                  method: str | None = None, with_snapshots: bool = False, scores=None) -> list[dict]:
     """The benchmark-based ``ranking.csv`` rows of the supernet weights in ``folder`` (a run or a shared
     phase-1 run): n_images, tau_all, noise_floor, tau_top, tau_band per device of ``devices`` (default:
-    the benchmark's), and ``tau_epoch`` (band = epoch) for every snapshot the folder kept."""
+    the benchmark's), and ``tau_epoch`` (band = epoch) for every snapshot the folder kept. ``scores``:
+    the folder's ``probe_scores`` when the caller has them already."""
     folder = Path(folder)
     bench = bench or NB201Benchmark.load()
     scfg = _supernet_config(folder)
     space = get_space(scfg.space)
-    cells, score, again, n_images = probe_scores(folder, cfg, data=data)
+    cells, score, again, n_images = scores if scores is not None else probe_scores(folder, cfg, data=data)
     archs = [space.format(space.from_indices(c)) for c in cells]
     acc = np.array([bench.accuracy(a) for a in archs])
     base = {"method": method or "supernet", "seed": scfg.seed, "run_id": run_id or folder.name}
@@ -143,9 +136,10 @@ def ranking_rows(run_dir, cfg: RankingConfig = RankingConfig(), *, bench: NB201B
     run = SearchRun.load(run_dir)
     space = run.space
     folder = run_io.supernet_folder(run_dir)
+    scores = probe_scores(folder, cfg, data=data)
     rows = supernet_rows(folder, cfg, bench=bench, data=data, devices=list(run.tables), run_id=run.run_dir.name,
-                         method=run.config.method, with_snapshots=with_snapshots)
-    cells, score, _, _ = probe_scores(folder, cfg, data=data)
+                         method=run.config.method, with_snapshots=with_snapshots, scores=scores)
+    cells, score = scores[:2]
     for device in run.tables:
         logp = log_probs(run.probs(run.tables[device], [0.0]))[0]  # (n_edges, n_ops)
         cell_logp = logp[np.arange(space.n_edges), cells].sum(axis=-1)

@@ -16,6 +16,13 @@ import torch.nn.functional as F
 SCORE_IMAGES, SCORE_BATCH = 512, 256  # held-out images per score; BatchNorm statistics come from each batch
 
 
+def held_out_images(data, n: int, part: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Normalised images and labels ``part * n .. (part + 1) * n`` of the hypernetwork half of ``SearchData``
+    (never trained on by the weights)."""
+    sl = slice(part * n, (part + 1) * n)
+    return data._normalise(data.x_val[sl]), data.y_val[sl].to(data.device)
+
+
 @torch.no_grad()
 def one_shot_scores(supernet: torch.nn.Module, cells: np.ndarray, images: torch.Tensor, labels: torch.Tensor,
                     batch_size: int) -> np.ndarray:
@@ -44,8 +51,7 @@ class SupernetScorer:
         cfg = SearchConfig.from_dict(run_io.load_config(run_dir))
         torch.set_flush_denormal(True)
         data = load_search_data(cfg)
-        n = min(n_images, len(data.y_val))
-        self.images, self.labels = data._normalise(data.x_val[:n]), data.y_val[:n].to(data.device)
+        self.images, self.labels = held_out_images(data, min(n_images, len(data.y_val)))
         self.supernet = get_space(cfg.space).supernet(cfg.C, cfg.N, data.in_channels, data.n_classes)
         self.supernet.load_state_dict(run_io.load_supernet_state(run_dir))
         self.batch_size = batch_size

@@ -166,12 +166,11 @@ def check_run(run_dir: Path) -> None:
     run_dir = Path(run_dir)
     verify_checksums(run_dir)
     cfg = SearchConfig.from_dict(load_config(run_dir))
-    if load_run_info(run_dir)["method"] == "supernet":  # a shared phase-1 run: config, run.json, history
-        load_history(run_dir)
+    info = load_run_info(run_dir)
+    load_history(run_dir)
+    if info["method"] == "supernet":  # a shared phase-1 run: no tables, no generator
         return
     tables = load_tables(run_dir)
-    load_run_info(run_dir)
-    load_history(run_dir)
     state = load_hypernet_state(run_dir)
     try:
         build_generator(cfg, tables[0].descriptor().size).load_state_dict(state)
@@ -249,19 +248,23 @@ def finish_run(out: Path, config: dict, st, shared_supernet: Path | None = None)
     shared by every method that uses it; ``search_seconds`` is this run's phase 2 alone).
     """
     _atomic_torch_save(st.hypernet.state_dict(), out / HYPERNET)
-    info = {
-        "run_id": out.name, "method": config["method"], "search_space": config["space"],
-        "dataset": config["dataset"], "seed": config["seed"], "search_seconds": round(st.seconds, 1),
-        "peak_rss_mb": round(rss_peak_mb(), 1),
-        "epochs": st.epoch, "device_set": "+".join(Path(d).stem for d in config["devices"]),
-    }
+    extra = {}
     if shared_supernet is None:
         _atomic_torch_save(st.supernet.state_dict(), out / SUPERNET)
     else:
-        info.update(supernet_run=Path(os.path.relpath(Path(shared_supernet).resolve(), out.resolve())).as_posix(),
-                    supernet_seconds=load_run_info(shared_supernet)["search_seconds"])
-    save_json(out / "run.json", {**info, "finished": True, "provenance": provenance(config)})
+        extra = {"supernet_run": Path(os.path.relpath(Path(shared_supernet).resolve(), out.resolve())).as_posix(),
+                 "supernet_seconds": load_run_info(shared_supernet)["search_seconds"]}
+    _write_run_json(out, config, st, config["method"], "+".join(Path(d).stem for d in config["devices"]), extra)
     save_checksums(out)
+
+
+def _write_run_json(out: Path, config: dict, st, method: str, device_set: str, extra: dict) -> None:
+    """run.json of a finished run (``RUN_KEYS``, peak memory, ``extra``, provenance)."""
+    save_json(out / "run.json", {
+        "run_id": out.name, "method": method, "search_space": config["space"], "dataset": config["dataset"],
+        "seed": config["seed"], "search_seconds": round(st.seconds, 1), "peak_rss_mb": round(rss_peak_mb(), 1),
+        "epochs": st.epoch, "device_set": device_set, **extra, "finished": True, "provenance": provenance(config),
+    })
 
 
 def save_snapshot(out: Path, st) -> None:
@@ -281,18 +284,13 @@ def finished_supernet(out: Path, config: dict) -> bool:
     if not (Path(out) / "config.json").exists():
         return False
     _check_same_config(Path(out), config)
-    p = Path(out) / "run.json"
-    return p.exists() and (Path(out) / SUPERNET).exists() and bool(_read_json(p).get("finished"))
+    return is_finished(out, weights=SUPERNET)
 
 
 def finish_supernet(out: Path, config: dict, st) -> None:
     """Write a phase-1 run's weights (``supernet.pt``) and run.json, then its checksums."""
     _atomic_torch_save(st.supernet.state_dict(), out / SUPERNET)
-    save_json(out / "run.json", {
-        "run_id": out.name, "method": "supernet", "search_space": config["space"], "dataset": config["dataset"],
-        "seed": config["seed"], "search_seconds": round(st.seconds, 1), "peak_rss_mb": round(rss_peak_mb(), 1),
-        "epochs": st.epoch, "device_set": "", "finished": True, "provenance": provenance(config),
-    })
+    _write_run_json(out, config, st, "supernet", "", {})
     save_checksums(out)
 
 
@@ -303,10 +301,11 @@ def supernet_folder(run_dir: Path) -> Path:
     return (run_dir / info["supernet_run"]).resolve() if info.get("supernet_run") else run_dir
 
 
-def is_finished(run_dir: Path) -> bool:
-    """Whether the folder holds run.json (finished) and hypernet.pt; a corrupt run.json is a RunError."""
+def is_finished(run_dir: Path, weights: str = HYPERNET) -> bool:
+    """Whether the folder holds run.json (finished) and ``weights`` (a search: hypernet.pt; a shared phase-1
+    run: supernet.pt); a corrupt run.json is a RunError."""
     p = Path(run_dir) / "run.json"
-    return p.exists() and (Path(run_dir) / HYPERNET).exists() and bool(_read_json(p).get("finished"))
+    return p.exists() and (Path(run_dir) / weights).exists() and bool(_read_json(p).get("finished"))
 
 
 def require_finished(run_dir: Path) -> None:
