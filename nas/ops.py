@@ -2,8 +2,11 @@
 
 ``OPS[name](C_in, C_out, stride, affine)`` builds the module; the same names key the cost tables,
 the genotype strings and the parametrised tests, so adding an op here is all it takes to have it
-built, costed and tested. Ops follow NAS-Bench-201 (Dong & Yang, ICLR 2020): ReLU-Conv-BN convs,
-a 3x3 average pool without padding counted, identity as ``skip_connect`` and a zero op.
+built, costed and tested. NAS-Bench-201's ops (Dong & Yang, ICLR 2020): ReLU-Conv-BN convs, a 3x3
+average pool without padding counted, identity as ``skip_connect`` (a factorized reduction at
+stride 2) and a zero op. DARTS's ops (Liu et al., ICLR 2019) add separable convolutions (two
+stacked ReLU-depthwise-pointwise-BN blocks), dilated separable convolutions (one block, dilation 2)
+and a 3x3 max pool; ``avg_pool_3x3``, ``skip_connect`` and ``none`` are shared by both spaces.
 """
 
 from __future__ import annotations
@@ -82,6 +85,34 @@ class DepthwiseAvgPool3x3(nn.Module):
         return summed / self._valid_counts(x)
 
 
+class DilConv(nn.Sequential):
+    """ReLU -> depthwise k x k conv (dilation d) -> pointwise 1x1 -> BatchNorm (DARTS ``dil_conv_*``
+    with d = 2, and one half of ``sep_conv_*`` with d = 1)."""
+
+    def __init__(self, C_in: int, C_out: int, kernel: int, stride: int, dilation: int, affine: bool):
+        super().__init__(
+            nn.ReLU(inplace=False),
+            nn.Conv2d(C_in, C_in, kernel, stride=stride, padding=dilation * (kernel - 1) // 2, dilation=dilation,
+                      groups=C_in, bias=False),
+            nn.Conv2d(C_in, C_out, 1, bias=False),
+            nn.BatchNorm2d(C_out, affine=affine, track_running_stats=affine),
+        )
+
+
+class SepConv(nn.Sequential):
+    """DARTS ``sep_conv_*``: two depthwise-separable blocks, the first with the stride."""
+
+    def __init__(self, C_in: int, C_out: int, kernel: int, stride: int, affine: bool):
+        super().__init__(DilConv(C_in, C_in, kernel, stride, 1, affine), DilConv(C_in, C_out, kernel, 1, 1, affine))
+
+
+def _max_pool(C_in: int, C_out: int, stride: int, affine: bool) -> nn.Module:
+    pool = nn.MaxPool2d(3, stride=stride, padding=1)
+    if C_in == C_out:
+        return pool
+    return nn.Sequential(ReLUConvBN(C_in, C_out, 1, 1, affine), pool)
+
+
 def _pool(C_in: int, C_out: int, stride: int, affine: bool) -> nn.Module:
     pool = nn.AvgPool2d(3, stride=stride, padding=1, count_include_pad=False)
     if C_in == C_out:
@@ -101,6 +132,11 @@ OPS: dict[str, OpFactory] = {
     "nor_conv_1x1": lambda C_in, C_out, stride, affine: ReLUConvBN(C_in, C_out, 1, stride, affine),
     "nor_conv_3x3": lambda C_in, C_out, stride, affine: ReLUConvBN(C_in, C_out, 3, stride, affine),
     "avg_pool_3x3": _pool,
+    "max_pool_3x3": _max_pool,
+    "sep_conv_3x3": lambda C_in, C_out, stride, affine: SepConv(C_in, C_out, 3, stride, affine),
+    "sep_conv_5x5": lambda C_in, C_out, stride, affine: SepConv(C_in, C_out, 5, stride, affine),
+    "dil_conv_3x3": lambda C_in, C_out, stride, affine: DilConv(C_in, C_out, 3, stride, 2, affine),
+    "dil_conv_5x5": lambda C_in, C_out, stride, affine: DilConv(C_in, C_out, 5, stride, 2, affine),
 }
 
 NB201_PRIMITIVES: tuple[str, ...] = (
@@ -111,7 +147,18 @@ NB201_PRIMITIVES: tuple[str, ...] = (
     "avg_pool_3x3",
 )
 
-PARAMETER_FREE: frozenset[str] = frozenset({"none", "skip_connect", "avg_pool_3x3"})
+DARTS_PRIMITIVES: tuple[str, ...] = (
+    "none",
+    "max_pool_3x3",
+    "avg_pool_3x3",
+    "skip_connect",
+    "sep_conv_3x3",
+    "sep_conv_5x5",
+    "dil_conv_3x3",
+    "dil_conv_5x5",
+)
+
+PARAMETER_FREE: frozenset[str] = frozenset({"none", "skip_connect", "avg_pool_3x3", "max_pool_3x3"})
 
 
 def build_op(name: str, C_in: int, C_out: int, stride: int = 1, affine: bool = True) -> nn.Module:

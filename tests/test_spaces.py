@@ -10,7 +10,7 @@ from nas.export import export_model
 from nas.methods.derive import SearchRun, cheapest_live, derive_budgets, derive_lams
 from nas.search.loop import run_search
 from nas.spaces import get_space, register_space, space_names, unregister_space
-from nas.spaces.base import SearchSpace
+from nas.spaces.base import SearchSpace, cost_keys
 from nas.spaces.nb201.network import MacroConfig
 from tests.search_fixture import tiny_config, tiny_data
 from tests.tiny_space import TINY
@@ -32,9 +32,11 @@ def space(request):
 
 
 def _table(space, seed=0, name="rand"):
-    costs = np.random.default_rng(seed).uniform(0.1, 2.0, len(space.primitives))
-    return CostTable.from_op_costs(name, "ms", 3.0, dict(zip(space.primitives, costs), none=0.0), "analytic",
-                                   space=space.name)
+    """A random additive table: one cost per op (per op and cost group in a space with several groups)."""
+    keys = cost_keys(space)
+    costs = np.random.default_rng(seed).uniform(0.1, 2.0, len(keys))
+    costs = {k: 0.0 if k.split("/")[-1] == "none" else c for k, c in zip(keys, costs)}
+    return CostTable.from_op_costs(name, "ms", 3.0, costs, "analytic", space=space.name)
 
 
 def test_registry_names_and_unknown_space():
@@ -117,9 +119,10 @@ def test_cost_features_are_additive_and_fit_back(space):
     table = _table(space, seed=5)
     archs = [space.format(space.from_indices(i)) for i in space.sample(np.random.default_rng(5), 40)]
     X, dead = op_count_features(archs, space.name)
-    assert X.shape == (40, len(space.primitives)) and not dead.any()
+    assert X.shape == (40, len(cost_keys(space)) - len(cost_keys(space)) // len(space.primitives) + 1)
+    assert not dead.any()
     costs = np.array([table.genotype_cost(a) for a in archs])
-    fitted_ops = [c for op, c in zip(space.primitives, table.op_cost) if op != "none"]
+    fitted_ops = [c for k, c in zip(cost_keys(space), table.op_cost) if k.split("/")[-1] != "none"]
     assert np.allclose(X @ np.r_[table.base, fitted_ops], costs)
     fit = fit_cost_table(archs, costs, name="refit", space=space.name)
     assert np.allclose(fit.op_cost, table.op_cost) and fit.base == pytest.approx(table.base)

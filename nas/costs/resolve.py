@@ -6,25 +6,29 @@ runtime (``local-<runtime>``, NB201 only) or a CSV path ``arch_str,latency_ms``.
 time (the file may change), and reads a local runtime's LUT file every time too.
 
 ``params`` and ``flops`` are DARTS-CC's complexity measures counted on the real modules of the
-space's benchmark network (NB201: C=16, N=5, 32x32 input): parameters with ``numel`` and FLOPs with
-``torch.utils.flop_counter.FlopCounterMode`` (convolutions and the classifier; pools and
-additions are not counted). Both are exactly additive over edges, so base = the all-``none``
-network and each op's cost = (all-op network - base) / n_edges.
+space's benchmark network (NB201: C=16, N=5; DARTS: the mini network C=16, N=3; 3x32x32 input):
+parameters with ``numel`` and FLOPs with ``torch.utils.flop_counter.FlopCounterMode``
+(convolutions and the classifier; pools and additions are not counted). Both are exactly additive
+over edges, so base = the all-``none`` network and each op's cost on the edges of one cost group =
+(the network with that op on the group's edges - base) / edges in the group.
 """
 
 from __future__ import annotations
 
+import itertools
 from functools import lru_cache
 from pathlib import Path
 from typing import Mapping, Sequence
 
+import numpy as np
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from nas.costs.devices import CSV_COLUMNS, SHARED_DEVICES, DeviceError, shared_device_table, table_from_csv
 from nas.costs.table import CostTable
 from nas.spaces import get_space
-from nas.spaces.nb201.network import BENCHMARK_MACRO, MacroConfig
+from nas.spaces.base import cost_groups, cost_keys, edge_groups
+from nas.spaces.nb201.network import BENCHMARK_MACRO
 
 ANALYTIC_DEVICES = ("params", "flops")
 
@@ -43,10 +47,12 @@ def count_flops(net: torch.nn.Module, input_shape: tuple[int, ...]) -> int:
 
 
 @lru_cache(maxsize=8)
-def complexity_table(kind: str, macro: MacroConfig = BENCHMARK_MACRO, resolution: int = 32,
-                     space: str = "nb201") -> CostTable:
+def complexity_table(kind: str, macro=None, resolution: int = 32, space: str = "nb201") -> CostTable:
     """``params`` (millions) or ``flops`` (MFLOPs per image) table of the space's network of size
-    ``macro`` (C, N, input channels, classes)."""
+    ``macro`` (C, N, input channels, classes; default the space's ``benchmark_macro``, NB201's
+    benchmark network)."""
+    sp = get_space(space)
+    macro = macro if macro is not None else getattr(sp, "benchmark_macro", BENCHMARK_MACRO)
     if kind == "params":
         measure, unit = (lambda net: count_params(net) / 1e6), "M params"
     elif kind == "flops":
@@ -54,15 +60,18 @@ def complexity_table(kind: str, macro: MacroConfig = BENCHMARK_MACRO, resolution
         measure, unit = (lambda net: count_flops(net, shape) / 1e6), "MFLOPs"
     else:
         raise DeviceError(f"unknown analytic cost {kind!r}; choose from {', '.join(ANALYTIC_DEVICES)}")
-    sp = get_space(space)
+    groups, none = edge_groups(sp), sp.primitives.index("none")
 
-    def uniform_net(k: int) -> torch.nn.Module:  # op k on every edge
-        return sp.network(sp.from_indices([k] * sp.n_edges), C=macro.C, N=macro.N, in_channels=macro.in_channels,
-                          n_classes=macro.n_classes)
+    def cost_of(group: int, k: int) -> float:  # op k on every edge of the group, none elsewhere
+        idx = np.where(groups == group, k, none)
+        net = sp.network(sp.from_indices(idx), C=macro.C, N=macro.N, in_channels=macro.in_channels,
+                         n_classes=macro.n_classes)
+        return measure(net)
 
-    values = {op: measure(uniform_net(k)) for k, op in enumerate(sp.primitives)}
-    base = values["none"]
-    costs = {op: (v - base) / sp.n_edges for op, v in values.items()}
+    base = cost_of(-1, none)
+    costs = {key: (cost_of(g, k) - base) / max(1, int((groups == g).sum())) if k != none else 0.0
+             for key, (g, k) in zip(cost_keys(sp), itertools.product(range(len(cost_groups(sp))),
+                                                                     range(len(sp.primitives))))}
     return CostTable.from_op_costs(kind, unit, base, costs, origin="analytic", space=space)
 
 

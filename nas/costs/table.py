@@ -33,6 +33,7 @@ from scipy import stats
 from nas.ops import NB201_PRIMITIVES
 from nas.results import atomic_writer
 from nas.spaces import get_space
+from nas.spaces.base import cost_groups, cost_keys, edge_groups
 
 FITTED_OPS: tuple[str, ...] = tuple(op for op in NB201_PRIMITIVES if op != "none")  # NB201's
 N_FIT_PARAMS = 1 + len(FITTED_OPS)  # NB201: base + one cost per non-none op = 5
@@ -45,8 +46,15 @@ class CostFitError(ValueError):
 
 
 def fitted_ops(space: str = "nb201") -> tuple[str, ...]:
-    """The ops whose cost is fitted (every op but the ``none`` reference), in the space's order."""
-    return tuple(op for op in get_space(space).primitives if op != "none")
+    """The entries whose cost is fitted (every op but the ``none`` reference; ``group/op`` in a space
+    with several cost groups), in the table's order."""
+    sp = get_space(space)
+    return tuple(k for k, op in zip(cost_keys(sp), _ops_of_keys(sp)) if op != "none")
+
+
+def _ops_of_keys(sp) -> list[str]:
+    """The op of each cost-table entry (group-major)."""
+    return list(sp.primitives) * len(cost_groups(sp))
 
 
 @dataclass(frozen=True)
@@ -58,6 +66,8 @@ class CostTable:
         unit: unit of every cost, e.g. ``"ms"``, ``"M params"``, ``"MFLOPs"``.
         base: cost of everything outside the searchable edges, in ``unit``.
         op_cost: per-edge cost of each op, aligned with the space's ``primitives``; ``none`` is 0.
+            A space with several cost groups (``nas.spaces.base.cost_groups``: edges of different
+            shapes) has one such row per group, flattened group-major.
         origin: provenance, e.g. ``"measured"``, ``"estimated"``, ``"analytic"``.
         fit: fit statistics (``n_fit``, ``n_test``, ``r2``, ``kendall_tau``, ...) or None.
         space: name of the search space (``nas.spaces``).
@@ -73,12 +83,12 @@ class CostTable:
 
     def __post_init__(self) -> None:
         costs = tuple(float(c) for c in self.op_cost)
-        ops = self._space.primitives
-        if len(costs) != len(ops):
-            raise ValueError(f"op_cost needs {len(ops)} values {ops}, got {len(costs)}")
+        keys = cost_keys(self._space)
+        if len(costs) != len(keys):
+            raise ValueError(f"op_cost needs {len(keys)} values {keys}, got {len(costs)}")
         if not all(math.isfinite(c) for c in costs) or not math.isfinite(float(self.base)):
             raise ValueError(f"cost table {self.name!r}: base and op costs must be finite")
-        if costs[ops.index("none")] != 0.0:
+        if any(c != 0.0 for c, op in zip(costs, _ops_of_keys(self._space)) if op == "none"):
             raise ValueError(
                 f"cost table {self.name!r}: op_cost['none'] must be 0 (the reference); "
                 "use CostTable.from_op_costs to move an absolute none cost into base"
@@ -95,32 +105,43 @@ class CostTable:
     @classmethod
     def from_op_costs(cls, name: str, unit: str, base: float, costs: Mapping[str, float], origin: str,
                       fit: Mapping[str, float] | None = None, space: str = "nb201") -> "CostTable":
-        """Build from op-name -> cost; a nonzero ``none`` cost is moved into ``base`` (once per edge).
+        """Build from op-name (``group/op`` with several cost groups) -> cost; a nonzero ``none`` cost
+        is moved into ``base`` (once per edge of its group).
 
         Raises:
             ValueError: when an op of the space is missing or an unknown op is given.
         """
         sp = get_space(space)
-        missing = [op for op in sp.primitives if op not in costs]
-        unknown = [op for op in costs if op not in sp.primitives]
+        keys, groups = cost_keys(sp), cost_groups(sp)
+        missing = [k for k in keys if k not in costs]
+        unknown = [k for k in costs if k not in keys]
         if missing or unknown:
             raise ValueError(f"cost table {name!r}: missing ops {missing}, unknown ops {unknown}")
-        shift = float(costs["none"])
-        op_cost = tuple(float(costs[op]) - shift for op in sp.primitives)
-        return cls(name, unit, float(base) + sp.n_edges * shift, op_cost, origin, fit, space)
+        n_ops, per_group = len(sp.primitives), np.bincount(edge_groups(sp), minlength=len(groups))
+        shifts = [float(costs[keys[g * n_ops + sp.primitives.index("none")]]) for g in range(len(groups))]
+        op_cost = tuple(float(costs[k]) - shifts[j // n_ops] for j, k in enumerate(keys))
+        base = float(base) + sum(n * sh for n, sh in zip(per_group, shifts))
+        return cls(name, unit, base, op_cost, origin, fit, space)
 
     def op_cost_dict(self) -> dict[str, float]:
-        """Op name -> per-edge cost."""
-        return dict(zip(self._space.primitives, self.op_cost))
+        """Op name (``group/op`` with several cost groups) -> per-edge cost."""
+        return dict(zip(cost_keys(self._space), self.op_cost))
+
+    @property
+    def cost_matrix(self) -> np.ndarray:
+        """Cost of each op on each edge, float64 (n_edges, n_ops)."""
+        sp = self._space
+        return np.asarray(self.op_cost).reshape(len(cost_groups(sp)), len(sp.primitives))[edge_groups(sp)]
 
     def genotype_cost(self, g) -> float:
-        """Cost of one architecture (a genotype or its string): ``base + sum_e op_cost[g_e]``, in ``unit``."""
+        """Cost of one architecture (a genotype or its string): ``base + sum_e cost[e, g_e]``, in ``unit``."""
         sp = self._space
-        return self.base + sum(self.op_cost[i] for i in sp.indices(sp.parse(g)))
+        return float(self.arch_costs(sp.indices(sp.parse(g))))
 
     def arch_costs(self, idx: np.ndarray) -> np.ndarray:
         """Costs float64 (...) of architectures given as op indices (..., n_edges)."""
-        return self.base + np.asarray(self.op_cost)[idx].sum(axis=-1)
+        m = self.cost_matrix
+        return self.base + m[np.arange(m.shape[0]), np.asarray(idx)].sum(axis=-1)
 
     def all_costs(self) -> np.ndarray:
         """Cost of every architecture of an enumerable space (NB201: (15625,)), aligned with its
@@ -138,15 +159,15 @@ class CostTable:
             (...) tensor ``base + sum_{e,o} probs[..., e, o] * op_cost[o]`` with the dtype and
             device of ``probs``; its gradient w.r.t. ``probs`` is ``op_cost`` on every edge.
         """
-        shape = (self._space.n_edges, len(self.op_cost))
-        if probs.shape[-2:] != shape:
-            raise ValueError(f"probs must have shape (..., {shape[0]}, {shape[1]}), got {tuple(probs.shape)}")
-        c = torch.as_tensor(self.op_cost, dtype=probs.dtype, device=probs.device)
+        m = self.cost_matrix
+        if probs.shape[-2:] != m.shape:
+            raise ValueError(f"probs must have shape (..., {m.shape[0]}, {m.shape[1]}), got {tuple(probs.shape)}")
+        c = torch.as_tensor(m, dtype=probs.dtype, device=probs.device)
         return self.base + (probs * c).sum(dim=(-2, -1))
 
     def reference_cost(self) -> float:
         """Expected cost under uniform op probabilities on every edge."""
-        return self.base + self._space.n_edges * float(np.mean(self.op_cost))
+        return self.base + float(self.cost_matrix.mean(axis=1).sum())
 
     def descriptor(self) -> np.ndarray:
         """Scale-free device descriptor phi(h), float64 (n_ops,) (NB201: 5).
@@ -161,10 +182,10 @@ class CostTable:
         gets zeros in ``phi[:-1]``.
         """
         sp = self._space
-        ops = np.array([c for op, c in zip(sp.primitives, self.op_cost) if op != "none"])
+        ops = np.array([c for op, c in zip(_ops_of_keys(sp), self.op_cost) if op != "none"])
         scale = float(np.abs(ops).max())
         rel = ops / scale if scale > 0 else np.zeros_like(ops)
-        denom = abs(self.base) + sp.n_edges * float(np.mean(np.abs(self.op_cost)))
+        denom = abs(self.base) + float(np.abs(self.cost_matrix).mean(axis=1).sum())
         share = self.base / denom if denom > 0 else 0.0
         return np.append(rel, share).astype(np.float64)
 
@@ -179,7 +200,7 @@ class CostTable:
         """Inverse of :meth:`to_dict` (a missing ``space`` reads as nb201); raises ValueError on an
         unknown space or on ops that differ from the space's."""
         space = d.get("space", "nb201")
-        ops = get_space(space).primitives
+        ops = cost_keys(get_space(space))
         costs = d["op_cost"]
         if set(costs) != set(ops):
             raise ValueError(f"op_cost keys {sorted(costs)} differ from {space} ops {list(ops)}")
@@ -214,8 +235,8 @@ def op_count_features(archs: Sequence, space: str = "nb201") -> tuple[np.ndarray
     """
     sp = get_space(space)
     gs = [sp.parse(a) for a in archs]
-    keep = [j for j, op in enumerate(sp.primitives) if op != "none"]
-    counts = sp.cost_features(gs)[:, keep]  # (n, n_ops - 1), also for an empty list
+    keep = [j for j, op in enumerate(_ops_of_keys(sp)) if op != "none"]
+    counts = sp.cost_features(gs).reshape(len(gs), -1)[:, keep]  # (n, n_groups * (n_ops - 1))
     X = np.hstack([np.ones((len(gs), 1)), counts])
     return X, np.array([not sp.is_valid(g) for g in gs], dtype=bool)
 
@@ -298,5 +319,7 @@ def fit_cost_table(archs: Sequence, values: Sequence[float], *, name: str, unit:
     if holdout is not None:
         Xt, yt, _ = _live_rows(*holdout, space)
         fit.update(prediction_stats(Xt @ coef, yt), n_test=float(len(yt)))
-    costs = dict(zip(fitted_ops(space), coef[1:]), none=0.0)
+    sp = get_space(space)
+    costs = {k: 0.0 for k, op in zip(cost_keys(sp), _ops_of_keys(sp)) if op == "none"}
+    costs.update(zip(fitted_ops(space), coef[1:]))
     return CostTable.from_op_costs(name, unit, coef[0], costs, origin, fit, space)

@@ -114,7 +114,7 @@ def _record(cfg: BenchConfig, case: BenchCase, med: dict, data_ms: float, memory
     import torch
 
     sc = case.cfg
-    n_ops = len(case.stepper.penalty.op_cost[0])
+    n_ops = case.stepper.penalty.op_cost.shape[-1]
     return {
         "space": cfg.space, "mode": case.mode, "estimator": sc.estimator,
         "reinforce_samples": sc.reinforce_samples if sc.estimator == "reinforce" else 0,

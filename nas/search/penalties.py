@@ -34,7 +34,8 @@ class CostPenalty:
 
     def __init__(self, tables: list[CostTable], cfg, device: torch.device):
         self.cfg = cfg
-        self.op_cost = torch.tensor([t.op_cost for t in tables], dtype=torch.float32, device=device)  # (H, n_ops)
+        self.op_cost = torch.tensor(np.stack([t.cost_matrix for t in tables]), dtype=torch.float32,
+                                    device=device)  # (H, n_edges, n_ops)
         self.base = torch.tensor([t.base for t in tables], device=device)  # (H,)
         self.edge_ref = torch.tensor([t.reference_cost() - t.base for t in tables], device=device)  # (H,)
         self.phi = torch.tensor(np.stack([t.descriptor() for t in tables]), dtype=torch.float32, device=device)

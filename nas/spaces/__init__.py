@@ -1,6 +1,6 @@
 """Search spaces by name: ``get_space(name)`` gives a :class:`~nas.spaces.base.SearchSpace`.
 
-``nb201`` (NAS-Bench-201) is built on first use. A new space is a folder under ``nas/spaces/``
+``nb201`` (NAS-Bench-201) and ``darts`` (the DARTS cell space) are built on first use. A new space is a folder under ``nas/spaces/``
 implementing the protocol plus one line in ``_BUILTIN``; tests add their own with
 ``register_space``.
 """
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from importlib import import_module
 
-_BUILTIN = {"nb201": "nas.spaces.nb201.space:NB201"}  # name -> "module:attribute", imported lazily
+_BUILTIN = {"nb201": "nas.spaces.nb201.space:NB201", "darts": "nas.spaces.darts.space:DARTS"}  # name -> "module:attribute", imported lazily
 _REGISTERED: dict = {}
 
 

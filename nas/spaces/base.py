@@ -71,7 +71,32 @@ class SearchSpace(Protocol):
         """``n`` valid architectures drawn uniformly, op indices int64 (n, n_edges)."""
 
     def cost_features(self, genotypes: Sequence[Any]) -> np.ndarray:
-        """Per-op edge counts float64 (n, n_ops): the features of an additive cost table."""
+        """Per-op edge counts float64 (n, n_groups * n_ops), group-major: the features of an additive
+        cost table (see :func:`cost_groups`)."""
+
+
+def cost_groups(space) -> tuple[str, ...]:
+    """Names of the space's edge groups whose ops cost alike (``space.cost_groups``; default one group).
+
+    In NB201 every edge of every cell has the same shape, so an op costs the same on each; in a
+    space with reduction cells an edge with stride 2 does not, and the cost table holds one op
+    cost per group (``space.edge_groups`` maps each edge to its group).
+    """
+    return tuple(getattr(space, "cost_groups", ("edge",)))
+
+
+def edge_groups(space) -> np.ndarray:
+    """Group of every edge, int64 (n_edges,) into :func:`cost_groups` (default all 0)."""
+    groups = getattr(space, "edge_groups", None)
+    return np.zeros(space.n_edges, dtype=np.int64) if groups is None else np.asarray(groups, dtype=np.int64)
+
+
+def cost_keys(space) -> tuple[str, ...]:
+    """Names of a cost table's entries, group-major: the op names for one group, else ``group/op``."""
+    groups = cost_groups(space)
+    if len(groups) == 1:
+        return tuple(space.primitives)
+    return tuple(f"{g}/{op}" for g in groups for op in space.primitives)
 
 
 class EnumerableSpace:

@@ -15,6 +15,7 @@ from functools import lru_cache
 import numpy as np
 
 from nas.ops import NB201_PRIMITIVES
+from nas.spaces.cell_strings import format_cell, parse_cell
 
 N_NODES = 4
 EDGES: tuple[tuple[int, int], ...] = tuple((j, i) for i in range(1, N_NODES) for j in range(i))
@@ -45,28 +46,12 @@ class Genotype:
         """Parse the canonical string, e.g. ``|nor_conv_3x3~0|+|none~0|skip_connect~1|+|...|``."""
         if not isinstance(arch, str):
             raise GenotypeError(f"an NB201 genotype string is expected, got {type(arch).__name__}")
-        groups = arch.strip().split("+")
-        if len(groups) != N_NODES - 1:
-            raise GenotypeError(f"{arch!r}: expected {N_NODES - 1} '+'-separated node groups")
-        ops = []
-        for node, group in enumerate(groups, start=1):
-            if not (group.startswith("|") and group.endswith("|")):
-                raise GenotypeError(f"{arch!r}: group {group!r} must start and end with '|'")
-            items = group[1:-1].split("|")
-            if len(items) != node:
-                raise GenotypeError(f"{arch!r}: node {node} needs {node} inputs, got {len(items)}")
-            for src, item in enumerate(items):
-                op, sep, idx = item.partition("~")
-                if not sep or idx != str(src):
-                    raise GenotypeError(f"{arch!r}: item {item!r} must read '<op>~{src}'")
-                ops.append(op)
+        ops = parse_cell(arch, 1, N_NODES - 1, GenotypeError, repr(arch))
         return cls(tuple(ops))
 
     def to_str(self) -> str:
         """The canonical NB201 string."""
-        it = iter(self.ops)
-        groups = ["|" + "|".join(f"{next(it)}~{j}" for j in range(i)) + "|" for i in range(1, N_NODES)]
-        return "+".join(groups)
+        return format_cell(self.ops, 1, N_NODES - 1)
 
     __str__ = to_str
 
