@@ -1,4 +1,4 @@
-"""Command line: ``python -m nas {search,derive,export,profile,plan} ...``.
+"""Command line: ``python -m nas {search,train,derive,export,profile,plan} ...``.
 
 Known failures (bad device, genotype, lam, budget, run folder, CSV) print one line naming the
 problem and the fix and exit with status 2; outputs are written atomically.
@@ -51,6 +51,22 @@ def cmd_search(args) -> int:
         return 0
     out = run_search(cfg, args.out, supernets_dir=args.supernets)
     print(f"search finished: {out}")
+    return 0
+
+
+def cmd_train(args) -> int:
+    """Train one architecture from scratch (or resume, or report a finished run) and print its test accuracy."""
+    from nas.search.serialise import parse_set
+    from nas.train.config import TrainConfig, train_config_for_profile
+    from nas.train.loop import train_architecture
+
+    over = parse_set(args.set, TrainConfig)
+    given = (("space", args.space), ("genotype", args.genotype), ("dataset", args.dataset), ("seed", args.seed))
+    over.update({k: v for k, v in given if v is not None})
+    cfg = train_config_for_profile(args.profile, **over).validate(here=True)
+    r = train_architecture(cfg, args.out)
+    print(f"trained {r['genotype']} on {r['dataset']} (seed {r['seed']}, {r['epochs']} epochs): test accuracy "
+          f"{r['test_acc_pct']:.2f} %, {r['params']:,} params, {r['train_seconds']:.0f} s; result in {args.out}")
     return 0
 
 
@@ -155,6 +171,8 @@ def cmd_plan(args) -> int:
 
 EPILOG = """examples:
   python -m nas search --space nb201 --dataset cifar10 --profile default --out results/runs/my_run
+  python -m nas train --genotype "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|" \\
+      --dataset fashion-mnist --profile default --out results/train/my_arch
   python -m nas derive --run results/runs/darts-cc-hw_nb201_cifar10_s0 --device raspi4 --budget-ms 20 30
   python -m nas derive --run results/runs/darts-cc-hw_nb201_cifar10_s0 --device my_phone.csv --lam 0 0.5 1
   python -m nas export --arch "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|" \\
@@ -181,7 +199,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m nas", formatter_class=fmt, epilog=EPILOG,
                                 description="Hardware-aware differentiable NAS: search once, then derive an "
                                             "architecture for any device and latency budget.")
-    sub = p.add_subparsers(dest="command", required=True, metavar="{search,derive,export,profile,plan}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="{search,train,derive,export,profile,plan}")
     devices = _devices_text()
     s = sub.add_parser("search", help="run or resume one conditioned search", formatter_class=fmt,
                        epilog="example:\n  python -m nas search --profile smoke --dataset synthetic --out /tmp/run")
@@ -201,6 +219,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--supernet-only", action="store_true",
                    help="two-phase schedule: train (or resume) only the config's shared phase-1 supernet under --out")
     s.set_defaults(func=cmd_search)
+    _add_train_parser(sub, fmt)
     d = sub.add_parser("derive", help="architectures for a device and trade-offs or budgets", formatter_class=fmt,
                        description="Derive architectures from a finished search for one device, at trade-offs "
                                    "(--lam) or latency budgets (--budget-ms). Prints CSV: the query, the "
@@ -254,6 +273,33 @@ def build_parser() -> argparse.ArgumentParser:
     pl.add_argument("--python", default="python", help="interpreter in the commands (e.g. .venv/bin/python)")
     pl.set_defaults(func=cmd_plan)
     return p
+
+
+def _add_train_parser(sub, fmt) -> None:
+    """The ``train`` subcommand: options and help."""
+    from nas.spaces import space_names
+
+    t = sub.add_parser("train", help="train one architecture from scratch and report its test accuracy",
+                       formatter_class=fmt,
+                       description="Train a derived architecture from scratch on the official train split and\n"
+                                   "evaluate it on the official test split. The run folder gets config.json,\n"
+                                   "checkpoint.pt and history.csv after every epoch and result.json at the end;\n"
+                                   "rerunning the same command resumes, and a finished run is not trained again.",
+                       epilog="profiles: smoke (synthetic, seconds), default (short CPU schedule, minutes), full "
+                              "(DARTS retraining recipe, GPU)\n\nexample:\n  python -m nas train --profile smoke "
+                              "--out /tmp/train\n  python -m nas train --genotype "
+                              "\"|nor_conv_3x3~0|+|skip_connect~0|nor_conv_3x3~1|+|skip_connect~0|none~1|nor_conv_3x3~2|\" "
+                              "--dataset fashion-mnist --out results/train/my_arch --set epochs=4")
+    t.add_argument("--space", choices=list(space_names()), help="search space (default: the profile's, nb201)")
+    t.add_argument("--genotype", help="canonical genotype string of the space (default: NB201's best CIFAR-10 cell)")
+    t.add_argument("--dataset", choices=["cifar10", "fashion-mnist", "synthetic"],
+                   help="training data (default: the profile's)")
+    t.add_argument("--profile", default="default", help="settings profile: smoke | default | full (default default)")
+    t.add_argument("--seed", type=int, help="random seed of weights, batch order and augmentation (default 0)")
+    t.add_argument("--set", nargs="*", default=[], metavar="FIELD=VALUE",
+                   help="override TrainConfig fields, e.g. --set epochs=2 cutout=16")
+    t.add_argument("--out", required=True, help="run folder (rerunning the same command resumes)")
+    t.set_defaults(func=cmd_train)
 
 
 def known_errors() -> tuple[type[BaseException], ...]:

@@ -33,7 +33,7 @@ def test_help_is_plain_text_with_examples():
         assert "example" in help_text, f"{name} --help has no example"
 
 
-@pytest.mark.parametrize("command", ["search", "derive", "export", "profile", "plan"])
+@pytest.mark.parametrize("command", ["search", "train", "derive", "export", "profile", "plan"])
 def test_every_option_has_help(command):
     sub = _subparsers(build_parser())[command]
     missing = [a.dest for a in sub._actions if not isinstance(a, argparse._HelpAction) and not a.help]

@@ -44,7 +44,7 @@ def _check_types(cfg) -> None:
         else:  # tuple[str, ...]
             ok = isinstance(value, tuple) and all(isinstance(v, str) for v in value)
         if not ok:
-            raise ValueError(f"invalid SearchConfig: {name}={value!r} is not of type {'finite ' if inner is float else ''}"
+            raise ValueError(f"invalid {type(cfg).__name__}: {name}={value!r} is not of type {'finite ' if inner is float else ''}"
                              f"{getattr(inner, '__name__', inner)}; fix it in --set {name}=...")
 
 
