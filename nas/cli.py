@@ -12,6 +12,7 @@ import warnings
 from pathlib import Path
 
 from nas.costs.table import CostFitError
+from nas.spaces import space_names
 from nas.spaces.nb201.genotype import GenotypeError
 
 EXIT_USAGE = 2
@@ -178,6 +179,7 @@ EPILOG = """examples:
   python -m nas export --arch "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|" \\
       --format onnx --out model.onnx
   python -m nas profile --runtime torch-cpu-1t --out data/latency/torch-cpu-1t
+  python -m nas profile --runtime torch-cpu-1t --space darts --out data/latency/darts/torch-cpu-1t
   python -m nas plan --profile default --format make --threads 1 --python .venv/bin/python > runs.mk
 
 Known failures print one line naming the problem and the fix, and exit with status 2.
@@ -203,7 +205,7 @@ def build_parser() -> argparse.ArgumentParser:
     devices = _devices_text()
     s = sub.add_parser("search", help="run or resume one conditioned search", formatter_class=fmt,
                        epilog="example:\n  python -m nas search --profile smoke --dataset synthetic --out /tmp/run")
-    s.add_argument("--space", default="nb201", choices=["nb201"], help="search space (default nb201)")
+    s.add_argument("--space", default="nb201", choices=list(space_names()), help="search space (default nb201)")
     s.add_argument("--dataset", choices=["cifar10", "fashion-mnist", "synthetic"],
                    help="training data (default: the profile's, cifar10)")
     s.add_argument("--profile", default="default", help="settings profile: smoke | default | full (default default)")
@@ -245,23 +247,30 @@ def build_parser() -> argparse.ArgumentParser:
                        epilog="example:\n  python -m nas export --arch "
                               "\"|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|"
                               "nor_conv_3x3~2|\" --format onnx --out model.onnx")
-    e.add_argument("--space", default="nb201", choices=["nb201"], help="search space (default nb201)")
+    e.add_argument("--space", default="nb201", choices=list(space_names()), help="search space (default nb201)")
     e.add_argument("--arch", required=True, help="NB201 genotype string |op~0|+|op~0|op~1|+|op~0|op~1|op~2|")
     e.add_argument("--format", required=True, choices=["onnx", "torchscript"], help="file format")
     e.add_argument("--out", required=True, help="output file")
     e.set_defaults(func=cmd_export)
     pr = sub.add_parser("profile", help="measure this machine's latency and fit its lookup tables",
                         formatter_class=fmt,
-                        epilog="example:\n  python -m nas profile --runtime torch-cpu-1t --out data/latency/torch-cpu-1t")
+                        epilog="examples:\n"
+                               "  python -m nas profile --runtime torch-cpu-1t --out data/latency/torch-cpu-1t\n"
+                               "  python -m nas profile --runtime torch-cpu-1t --space darts "
+                               "--out data/latency/darts/torch-cpu-1t")
     pr.add_argument("--runtime", required=True, help="torch-cpu-1t | torch-cpu | onnxruntime-cpu | cuda")
-    pr.add_argument("--space", default="nb201", help="search space (nb201)")
-    pr.add_argument("--out", required=True, help="profile folder, e.g. data/latency/torch-cpu-1t (rerun resumes)")
+    pr.add_argument("--space", default="nb201", choices=list(space_names()),
+                    help="search space (default nb201: the C=16, N=5 benchmark network; darts: the C=16, N=3 mini "
+                         "network; both at 32 px)")
+    pr.add_argument("--out", required=True, help="profile folder, e.g. data/latency/torch-cpu-1t or "
+                                                 "data/latency/darts/torch-cpu-1t (rerun resumes)")
     pr.add_argument("--n-fit", type=int, help="end-to-end architectures for the regression LUT (default 200)")
     pr.add_argument("--n-test", type=int, help="held-out architectures for validation (default 100)")
     pr.add_argument("--runs", type=int, help="timed runs per model (default 100)")
     pr.add_argument("--threads", type=int, help="override the runtime's thread count (CPU runtimes)")
     pr.add_argument("--seed", type=int, help="seed of the architectures and the timing order (default 0)")
-    pr.add_argument("--quick", action="store_true", help="small profile for smoke runs (30 archs, 20 runs)")
+    pr.add_argument("--quick", action="store_true",
+                    help="small profile for smoke runs (nb201 30 archs, darts 40; 20 runs)")
     pr.set_defaults(func=cmd_profile)
     pl = sub.add_parser("plan", help="every search run of a profile as its own command (make -j, job arrays)",
                         formatter_class=fmt,

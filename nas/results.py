@@ -41,6 +41,14 @@ SUMMARY_COLUMNS: dict[str, tuple[str, ...]] = {
         "pred_latency_ms", "meas_latency_ms", "latency_origin", "params_m", "flops_m", "acc",
         "acc_source", "acc_metric", "device_given_as",
     ),
+    "darts_derived.csv": (  # derived.csv's columns, then the training seeds and the retrained network
+        "method", "search_space", "dataset", "seed", "run_id", "device", "lam", "budget_ms", "arch",
+        "pred_latency_ms", "meas_latency_ms", "latency_origin", "params_m", "flops_m", "acc",
+        "acc_source", "acc_metric", "device_given_as", "acc_sd", "n_train_seeds", "net",
+    ),
+    "darts_training.csv": ("dataset", "arch", "genotype_id", "seed", "epochs", "test_acc_pct", "train_seconds", "params",
+                           "run_dir"),
+    "darts_control.csv": ("method", "dataset", "seed", "device", "n", "rho_lam_measured"),
     "regret.csv": (
         "run_id", "device", "device_given_as", "budget_q", "budget_ms", "arch", "acc", "oracle_arch", "oracle_acc", "regret",
         "meas_latency_ms", "violation",
@@ -77,7 +85,7 @@ SUMMARY_COLUMNS: dict[str, tuple[str, ...]] = {
     ),
     "latency_validation.csv": (
         "runtime", "lut_kind", "n_fit", "n_test", "kendall_tau", "spearman", "r2", "mape_pct", "within10_pct", "slope",
-        "intercept",
+        "intercept", "space",
     ),
     "lut_fit.csv": (
         "device", "origin", "n_fit", "n_test", "r2", "kendall_tau", "spearman", "base", "cost_none_ms",

@@ -211,7 +211,7 @@ def test_measure_architectures_uses_its_cache(tmp_path, monkeypatch):
     (["--runtime", "tpu"], "unknown runtime 'tpu'"),
     (["--runtime", "torch-cpu-1t", "--n-fit", "-3"], "n_fit must be a positive integer"),
     (["--runtime", "torch-cpu-1t", "--runs", "0"], "runs must be a positive integer"),
-    (["--runtime", "torch-cpu-1t", "--space", "darts"], "only 'nb201'"),
+    (["--runtime", "torch-cpu-1t", "--space", "darts", "--n-fit", "10"], "n_fit must be at least 22"),
     (["--runtime", "torch-cpu-1t", "--threads", "0"], "threads must be a positive integer"),
 ])
 def test_cli_bad_input_exits_2_with_a_message(argv, match, tmp_path, capsys):

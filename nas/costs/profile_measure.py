@@ -1,6 +1,7 @@
 """Taking a profile's measurements: the timed networks and isolated components, end-to-end passes
 measured in chunks with the CSV rewritten after each (an interrupted profile resumes), isolated-op
 timings, pass agreement and the noise report; and measuring given architectures on a runtime.
+NB201 and DARTS networks (the DARTS isolated-op parts: ``nas.costs.profile_darts``).
 """
 
 from __future__ import annotations
@@ -18,22 +19,34 @@ from torch import nn
 
 from nas.costs.latency import Batch, TimingPlan, measure_many
 from nas.costs.runtimes import Runtime, get_runtime
-from nas.costs.profile_config import (ISOLATED_COLUMNS, MEASUREMENT_COLUMNS, ProfileConfig, ProfileError,
+from nas.costs.profile_config import (MEASUREMENT_COLUMNS, ProfileConfig, ProfileError, isolated_columns,
                                       sample_architectures)
 from nas.costs.table import FITTED_OPS
 from nas.ops import build_op
 from nas.results import load_json, write_rows
+from nas.spaces import get_space
 from nas.spaces.nb201.genotype import Genotype
-from nas.spaces.nb201.network import BENCHMARK_MACRO, DiscreteNet, MacroConfig
+from nas.spaces.nb201.network import BENCHMARK_MACRO, DiscreteNet
 from nas.stats import kendall_tau
 
 log = logging.getLogger("nas.costs.profiling")
 
 
-def network(arch: str, macro: MacroConfig = BENCHMARK_MACRO, seed: int = 0) -> DiscreteNet:
-    """The eval-mode network of ``arch`` with seeded weights."""
+MEASURED_COLUMNS = ("arch_str", "latency_ms", "iqr_ms", "runs")  # the frame of measure_architectures
+
+
+def network(arch: str, macro=None, seed: int = 0, space: str = "nb201") -> nn.Module:
+    """The eval-mode network of ``arch`` (a ``space`` genotype string) with seeded weights.
+
+    ``macro``: NB201 ``MacroConfig`` or DARTS ``DartsMacro`` (C, N, input channels, classes);
+    default the space's benchmark network (NB201: C=16, N=5; DARTS: the mini network C=16, N=3).
+    """
     torch.manual_seed(seed)
-    return DiscreteNet(Genotype.from_str(arch), macro).eval()
+    if space == "nb201":
+        return DiscreteNet(Genotype.from_str(arch), macro if macro is not None else BENCHMARK_MACRO).eval()
+    sp = get_space(space)
+    m = macro if macro is not None else sp.benchmark_macro
+    return sp.network(sp.parse(arch), C=m.C, N=m.N, in_channels=m.in_channels, n_classes=m.n_classes).eval()
 
 
 class _Head(nn.Module):
@@ -50,10 +63,14 @@ class _Head(nn.Module):
 def isolated_components(cfg: ProfileConfig) -> dict[str, tuple[nn.Module, tuple[int, ...], dict]]:
     """Every module of the isolated-op LUT with its input shape and its ``isolated_ops.csv`` fields.
 
-    Keys are ``"<component>@<stage>"``; components are the ``FITTED_OPS`` (``none`` is no module in
-    a discrete cell and costs 0) at stages 0, 1, 2 and the ``BASE_COMPONENTS`` taken from a real
-    network of the configured skeleton.
+    NB201: keys are ``"<component>@<stage>"``; components are the ``FITTED_OPS`` (``none`` is no
+    module in a discrete cell and costs 0) at stages 0, 1, 2 and the ``BASE_COMPONENTS`` taken from
+    a real network of the configured skeleton. DARTS: ``nas.costs.profile_darts.isolated_components``.
     """
+    if cfg.space == "darts":
+        from nas.costs import profile_darts
+
+        return profile_darts.isolated_components(cfg)
     torch.manual_seed(cfg.seed)
     macro, batch = cfg.macro, cfg.batch
     net = DiscreteNet(Genotype(("skip_connect",) * 6), macro).eval()
@@ -137,7 +154,7 @@ def measure_end_to_end(cfg: ProfileConfig, out: Path, *, progress: bool = True,
     Returns:
         :func:`aggregate_passes` of the rows of the planned architectures.
     """
-    fit, test = sample_architectures(cfg.n_fit, cfg.n_test, cfg.seed)
+    fit, test = sample_architectures(cfg.n_fit, cfg.n_test, cfg.seed, cfg.space)
     split = {**{a: "fit" for a in fit}, **{a: "test" for a in test}}
     path = out / "measurements.csv"
     rows = _read_csv(path, MEASUREMENT_COLUMNS).to_dict("records")
@@ -149,7 +166,7 @@ def measure_end_to_end(cfg: ProfileConfig, out: Path, *, progress: bool = True,
         for archs in todo:
             for i in range(0, len(archs), cfg.chunk):
                 chunk = archs[i:i + cfg.chunk]
-                models = {a: (network(a, cfg.macro, cfg.seed), shape) for a in chunk}
+                models = {a: (network(a, cfg.macro, cfg.seed, cfg.space), shape) for a in chunk}
                 batch = _measure(models, rt, cfg.plan, bar, failed)
                 rows += [{"arch_str": a, "latency_ms": m.median_ms, "iqr_ms": m.iqr_ms, "runs": m.n, "split": split[a]}
                          for a, m in batch.measured.items()]
@@ -191,8 +208,8 @@ def measure_isolated(cfg: ProfileConfig, out: Path, *, progress: bool = True,
                      failed: dict[str, str] | None = None) -> pd.DataFrame:
     """Measure the isolated-op components (unless ``out/isolated_ops.csv`` has them all) and return its rows."""
     path = out / "isolated_ops.csv"
-    comps = isolated_components(cfg)
-    old = _read_csv(path, ISOLATED_COLUMNS)
+    comps, columns = isolated_components(cfg), isolated_columns(cfg.space)
+    old = _read_csv(path, columns)
     if len(old) == len(comps):
         return old
     failed = {} if failed is None else failed
@@ -201,8 +218,8 @@ def measure_isolated(cfg: ProfileConfig, out: Path, *, progress: bool = True,
         batch = _measure({k: (m, s) for k, (m, s, _) in comps.items()}, cfg.resolved_runtime(), plan, bar, failed)
     rows = [{"component": k.split("@")[0], **comps[k][2], "latency_ms": m.median_ms, "iqr_ms": m.iqr_ms, "runs": m.n}
             for k, m in batch.measured.items()]
-    write_rows(path, rows, ISOLATED_COLUMNS)
-    return pd.DataFrame(rows, columns=list(ISOLATED_COLUMNS))
+    write_rows(path, rows, columns)
+    return pd.DataFrame(rows, columns=list(columns))
 
 
 def _noisy(frame: pd.DataFrame, key: str, threshold: float) -> list[dict]:
@@ -215,7 +232,8 @@ def _noisy(frame: pd.DataFrame, key: str, threshold: float) -> list[dict]:
 
 def _noise_report(meas: pd.DataFrame, iso: pd.DataFrame, threshold: float, passes: dict) -> dict:
     """The ``noisy`` block of meta.json (per-arch flags use the mean IQR over passes); logs a warning."""
-    iso_named = iso.assign(name=iso["component"] + "@" + iso["stage"].astype(str))
+    where = (iso["stage"].astype(str) if "stage" in iso else iso["cell"].astype(str) + "/" + iso["group"])
+    iso_named = iso.assign(name=iso["component"] + "@" + where)
     e2e, ops = _noisy(meas, "arch_str", threshold), _noisy(iso_named, "name", threshold)
     rel = meas["iqr_ms"].to_numpy(float) / meas["latency_ms"].to_numpy(float)
     report = {"threshold": threshold, "flag": bool(e2e or ops), "n_end_to_end": len(e2e), "n_isolated": len(ops),
@@ -228,42 +246,55 @@ def _noise_report(meas: pd.DataFrame, iso: pd.DataFrame, threshold: float, passe
     return report
 
 
-def measure_architectures(archs: Iterable[str], runtime: str = "torch-cpu-1t", *,
-                          macro: MacroConfig = BENCHMARK_MACRO, resolution: int = 32, batch: int = 1,
-                          plan: TimingPlan = TimingPlan(), cache: str | Path | None = None,
-                          progress: bool = False) -> dict[str, float]:
-    """Measured end-to-end latency (median, ms) of NB201 architectures on a local runtime.
+def measure_architectures_frame(archs: Iterable[str], runtime: str = "torch-cpu-1t", *, space: str = "nb201",
+                                macro=None, resolution: int = 32, batch: int = 1, plan: TimingPlan = TimingPlan(),
+                                threads: int | None = None, cache: str | Path | None = None,
+                                progress: bool = False) -> pd.DataFrame:
+    """Measured end-to-end latency of given architectures (e.g. derived ones) on a local runtime.
 
     Args:
-        archs: NB201 genotype strings (duplicates are measured once).
+        archs: genotype strings of ``space`` (duplicates are measured once).
         runtime: a name of ``nas.costs.runtimes.RUNTIMES``.
-        macro, resolution, batch: the network and input that are timed.
-        plan: runs, warm-up, rounds, seed (interleaved across the architectures).
+        space: ``nb201`` or ``darts``.
+        macro, resolution, batch: the network and input that are timed; ``macro`` is an NB201
+            ``MacroConfig`` or a DARTS ``DartsMacro`` (default the space's benchmark network).
+        plan: runs, warm-up, rounds, seed (interleaved across the architectures; the seed also
+            seeds the weights and the input).
+        threads: override of the runtime's thread count (None: the runtime's own).
         cache: optional CSV (columns of ``measurements.csv``, split ``derived``); architectures in
-            it are not measured again and new ones are added atomically.
+            it are not measured again and new ones are added atomically. It holds no settings: use
+            one cache per space, network, runtime and plan.
         progress: show a progress bar.
 
     Returns:
-        arch string -> median latency in ms, for every architecture that could be measured
-        (an export failure is logged and the architecture left out).
+        Frame ``arch_str`` (canonical), ``latency_ms`` (median), ``iqr_ms``, ``runs``: one row per
+        architecture that could be measured, in the order of ``archs`` (an export failure is
+        logged and the architecture left out).
 
     Raises:
         RuntimeUnavailable: the runtime cannot run here (message ``skipped: ...``).
     """
-    wanted = list(dict.fromkeys(Genotype.from_str(a).to_str() for a in archs))
-    rt = get_runtime(runtime)
+    sp = get_space(space)
+    macro = macro if macro is not None else getattr(sp, "benchmark_macro", BENCHMARK_MACRO)
+    wanted = list(dict.fromkeys(sp.format(sp.parse(a)) for a in archs))
+    rt = get_runtime(runtime, threads)
     rows = _read_csv(Path(cache), MEASUREMENT_COLUMNS).to_dict("records") if cache else []
-    known = {r["arch_str"]: float(r["latency_ms"]) for r in rows}
+    known = {r["arch_str"]: r for r in rows}
     todo = [a for a in wanted if a not in known]
     if todo:
         shape = (batch, macro.in_channels, resolution, resolution)
         with _progress(len(todo) * plan.visits, f"measure {runtime}", progress) as bar:
-            batch_out = _measure({a: (network(a, macro, plan.seed), shape) for a in todo}, rt,
-                                 plan, bar, {})
-        new = {a: m for a, m in batch_out.measured.items()}
-        known.update({a: m.median_ms for a, m in new.items()})
+            batch_out = _measure({a: (network(a, macro, plan.seed, space), shape) for a in todo}, rt, plan, bar, {})
+        new = [{"arch_str": a, "latency_ms": m.median_ms, "iqr_ms": m.iqr_ms, "runs": m.n, "split": "derived"}
+               for a, m in batch_out.measured.items()]
+        known.update({r["arch_str"]: r for r in new})
         if cache:
-            rows += [{"arch_str": a, "latency_ms": m.median_ms, "iqr_ms": m.iqr_ms, "runs": m.n, "split": "derived"}
-                     for a, m in new.items()]
-            write_rows(cache, rows, MEASUREMENT_COLUMNS)
-    return {a: known[a] for a in wanted if a in known}
+            write_rows(cache, rows + new, MEASUREMENT_COLUMNS)
+    return pd.DataFrame([known[a] for a in wanted if a in known], columns=list(MEASUREMENT_COLUMNS))[
+        list(MEASURED_COLUMNS)].reset_index(drop=True)
+
+
+def measure_architectures(archs: Iterable[str], runtime: str = "torch-cpu-1t", **kwargs) -> dict[str, float]:
+    """Canonical arch string -> median latency (ms) of :func:`measure_architectures_frame` (same arguments)."""
+    frame = measure_architectures_frame(archs, runtime, **kwargs)
+    return dict(zip(frame["arch_str"], frame["latency_ms"].astype(float)))

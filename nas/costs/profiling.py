@@ -24,6 +24,12 @@ only what is missing. The agreement of two passes (test-retest Kendall tau) is t
 recorded in meta.json. The fit and test architectures come from the two ends
 of one seeded permutation of the live cells, so a larger ``n_fit`` or ``n_test`` keeps every
 measurement already made.
+
+On the DARTS space (``ProfileConfig(space="darts")``, folders ``data/latency/darts/<runtime>``) the
+measured network is ``space.network(g, C, N)`` (default the mini network), the architectures are
+two seeded streams of ``space.sample`` (again prefix-stable), the isolated-op LUT times every op
+per cell and cost group (``nas.costs.profile_darts``) and both LUTs are grouped ``darts`` tables
+(``group/op`` entries; the regression LUT has 22 parameters).
 """
 
 from __future__ import annotations
@@ -41,6 +47,7 @@ import pandas as pd
 from nas.costs.runtimes import Runtime, available_cores
 from nas.costs.profile_config import (LUT_KINDS, MEASUREMENT_COLUMNS, VALIDATION_COLUMNS, ProfileConfig, ProfileError,
                                       ProfileResult, table_name)
+from nas.costs import profile_darts
 from nas.costs.profile_measure import (_check_resume, _noise_report, _read_csv, measure_end_to_end, measure_isolated,
                                        pass_agreement)
 from nas.costs.table import FITTED_OPS, CostFitError, CostTable, fit_cost_table, prediction_stats
@@ -88,7 +95,7 @@ def validation_stats(pred: Sequence[float], measured: Sequence[float]) -> dict[s
     return {**out, "slope": float(slope), "intercept": float(intercept)}
 
 
-def regression_table(meas: pd.DataFrame, runtime: str) -> CostTable:
+def regression_table(meas: pd.DataFrame, runtime: str, space: str = "nb201") -> CostTable:
     """Least-squares LUT on the ``fit`` rows, with held-out statistics on the ``test`` rows.
 
     Raises:
@@ -98,7 +105,7 @@ def regression_table(meas: pd.DataFrame, runtime: str) -> CostTable:
     holdout = (list(test["arch_str"]), test["latency_ms"].to_numpy(float)) if len(test) else None
     try:
         return fit_cost_table(list(fit["arch_str"]), fit["latency_ms"].to_numpy(float), name=table_name(runtime),
-                              unit="ms", origin="measured", holdout=holdout)
+                              unit="ms", origin="measured", holdout=holdout, space=space)
     except CostFitError as exc:
         raise ProfileError(f"regression LUT of {runtime}: {exc}") from exc
 
@@ -152,8 +159,10 @@ def run_profile(cfg: ProfileConfig, out_dir: str | Path, *, progress: bool = Tru
     t2 = time.perf_counter()
     iso = measure_isolated(cfg, out, progress=progress, failed=failed)
     t3 = time.perf_counter()
-    tables = {"regression": regression_table(meas, cfg.runtime),
-              "isolated": isolated_table(iso, cfg.N, table_name(cfg.runtime, "isolated"))}
+    iso_name = table_name(cfg.runtime, "isolated")
+    tables = {"regression": regression_table(meas, cfg.runtime, cfg.space),
+              "isolated": profile_darts.isolated_table(iso, cfg.macro, iso_name) if cfg.space == "darts"
+              else isolated_table(iso, cfg.N, iso_name)}
     val = validation_frame(meas, tables)
     write_rows(out / "validation.csv", val.to_dict("records"), VALIDATION_COLUMNS)
     summary = {k: validation_stats(val[f"pred_{k}_ms"], val["measured_ms"]) for k in LUT_KINDS}

@@ -1,7 +1,7 @@
 """The one resolver from a device spec to a cost table, and the analytic tables (parameters, FLOPs).
 
 A spec is a shared latency profile (``raspi4``, ...; NB201 only), ``params`` or ``flops``, a local
-runtime (``local-<runtime>``, NB201 only) or a CSV path ``arch_str,latency_ms``.
+runtime (``local-<runtime>``, profiled on NB201 or DARTS) or a CSV path ``arch_str,latency_ms``.
 :func:`build_table` caches named devices (fitted tables are immutable values) and fits a CSV every
 time (the file may change), and reads a local runtime's LUT file every time too.
 
@@ -83,7 +83,7 @@ def build_table(name: str, *, n_fit: int = 300, seed: int = 0, space: str = "nb2
 
     ``n_fit`` and ``seed`` choose the architectures a shared profile is fitted on;
     ``local-<runtime>`` reads the committed regression LUT ``data/latency/<runtime>/lut-regression.json``
-    (``local-<runtime>-isolated``: the isolated-op LUT).
+    (DARTS: ``data/latency/darts/<runtime>/``; ``local-<runtime>-isolated``: the isolated-op LUT).
 
     Raises:
         DeviceError: an unknown name (the message lists the known ones), an unusable CSV, or a
@@ -95,12 +95,12 @@ def build_table(name: str, *, n_fit: int = 300, seed: int = 0, space: str = "nb2
     if str(name).lower().endswith(".csv") or Path(name).is_file():
         return table_from_csv(name, space=space)
     if name.startswith("local-"):
-        _nb201_only(name, space)
+        from nas.costs.profile_config import ProfileError
         from nas.costs.profiles import local_table  # deferred: profiles import torch-heavy measurement code
 
         try:
-            return local_table(name)
-        except (KeyError, FileNotFoundError) as exc:
+            return local_table(name, space=space)
+        except (KeyError, FileNotFoundError, ProfileError) as exc:
             raise DeviceError(str(exc.args[0])) from exc
     known = ", ".join(SHARED_DEVICES + ANALYTIC_DEVICES)
     raise DeviceError(f"unknown device {name!r}; known devices: {known}; or give a CSV path with columns "
