@@ -46,9 +46,10 @@ SUMMARY_COLUMNS: dict[str, tuple[str, ...]] = {
         "pred_latency_ms", "meas_latency_ms", "latency_origin", "params_m", "flops_m", "acc",
         "acc_source", "acc_metric", "device_given_as", "acc_sd", "n_train_seeds", "net",
     ),
-    "darts_training.csv": ("dataset", "arch", "genotype_id", "seed", "epochs", "test_acc_pct", "train_seconds", "params",
-                           "run_dir"),
+    "darts_training.csv": ("dataset", "arch", "genotype_id", "seed", "schedule", "epochs", "n_train", "test_acc_pct",
+                           "train_seconds", "params", "run_dir"),
     "darts_control.csv": ("method", "dataset", "seed", "device", "n", "rho_lam_measured"),
+    "trainer_check.csv": ("arch", "bench_acc", "trained_acc", "train_seconds", "schedule"),
     "regret.csv": (
         "run_id", "device", "device_given_as", "budget_q", "budget_ms", "arch", "acc", "oracle_arch", "oracle_acc", "regret",
         "meas_latency_ms", "violation",

@@ -14,7 +14,7 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 from nas.pipeline import (
     DEFAULT_KERNEL, check_parameters, executed_path, list_stages, load_params, select_stages, timing_path,
 )
-from nas.report import plots, plots_answers, plots_baselines, plots_performance, plots_ranking
+from nas.report import plots, plots_answers, plots_baselines, plots_darts, plots_performance, plots_ranking
 from nas.report.tables import TABLES
 from nas.results import SUMMARY_COLUMNS
 
@@ -125,7 +125,7 @@ def test_smoke_profile_runs_every_stage(repo):
         with summary.open(newline="") as handle:
             assert next(csv.reader(handle)) == list(SUMMARY_COLUMNS[summary.name]), summary
     for name in (plots.FIGURES + plots_baselines.FIGURES + plots_performance.FIGURES + plots_answers.FIGURES
-                 + plots_ranking.FIGURES):
+                 + plots_ranking.FIGURES + plots_darts.FIGURES):
         for ext in ("pdf", "png", "txt"):
             path = repo / "figures/smoke" / f"{name}.{ext}"
             assert path.exists() and path.stat().st_mtime >= start, path

@@ -23,7 +23,7 @@ def notebook_defaults(notebook) -> dict:
 
 def test_every_notebook_is_a_registered_stage():
     assert list(NOTEBOOKS) == list(STAGES)
-    assert planned_stages() == ["03_search", "05_baselines"]
+    assert planned_stages() == ["03_search", "05_baselines", "07_darts_space"]
     with pytest.raises(ValueError, match="registered: 00_environment"):
         get_stage("99_nothing")
 

@@ -44,6 +44,7 @@ STAGES: dict[str, Stage] = {s.stem: s for s in (
     Stage("04_derive", "nas.stages.derive", "DeriveConfig"),
     Stage("05_baselines", "nas.stages.baselines", "BaselinesConfig"),
     Stage("06_figures", "nas.stages.figures", "FiguresConfig"),
+    Stage("07_darts_space", "nas.stages.darts_space", "DartsSpaceConfig"),
 )}
 
 

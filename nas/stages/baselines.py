@@ -104,6 +104,8 @@ def cli_command(cfg: SearchConfig, profile: str, out_dir: str | Path, python: st
     default = config_for_profile(profile)
     args = [f"{shlex.quote(python)} -m nas search", f"--profile {profile}", f"--method {cfg.method}",
             f"--dataset {cfg.dataset}", f"--seed {cfg.seed}"]
+    if cfg.space != default.space:
+        args.append(f"--space {cfg.space}")
     if cfg.devices != default.devices:
         args.append("--devices " + " ".join(map(shlex.quote, cfg.devices)))
     base = replace(default, method=cfg.method, dataset=cfg.dataset, seed=cfg.seed, devices=cfg.devices,

@@ -1,0 +1,126 @@
+"""Figures of the DARTS-space stage, read from ``darts_derived.csv`` only.
+
+Fig. 18: retrained test accuracy vs measured latency (each local runtime) and vs parameters, per
+dataset, every method, the trade-off lam as colour. Fig. 19: the derived normal and reduction cells
+(graphviz) of ours at the smallest and largest lam, per dataset.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from nas.report.style import MARKERS, apply_style, save, subplots
+
+FIGURES = ("fig18_darts_fronts", "fig19_darts_cells")  # drawn by stage 07 (checked by the smoke test)
+METHOD_ORDER = ("darts-cc-hw", "darts-cc", "darts", "random")
+SOURCE = "results/summary/darts_derived.csv"
+
+
+def fronts(derived: pd.DataFrame, out_dir) -> Path:
+    """Fig. 18: accuracy vs each measured cost (columns) per dataset (rows), every method."""
+    apply_style()
+    costs = [d for d in sorted(derived["device"].unique()) if d.startswith("local-")] + ["params"]
+    datasets = list(dict.fromkeys(derived["dataset"]))
+    fig, axes = subplots(len(datasets), len(costs), figsize=(7.0, 2.6 * len(datasets)), squeeze=False,
+                         layout="constrained")
+    sc = None
+    for r, dataset in enumerate(datasets):
+        for c, device in enumerate(costs):
+            ax = axes[r, c]
+            d = derived[(derived["dataset"] == dataset) & (derived["device"] == device)]
+            x = d["meas_latency_ms"] if device.startswith("local-") else d["params_m"]
+            for k, method in enumerate(m for m in METHOD_ORDER if m in set(d["method"])):
+                g = d[d["method"] == method]
+                gx = x[g.index]
+                err = g["acc_sd"].where(g["n_train_seeds"] > 1)
+                if err.notna().any():
+                    ax.errorbar(gx, g["acc"], yerr=err, fmt="none", ecolor="gray", lw=0.6)
+                if g["lam"].notna().any():
+                    sc = ax.scatter(gx, g["acc"], c=g["lam"], cmap="viridis", vmin=0, vmax=1, marker=MARKERS[k],
+                                    s=30, edgecolor="black", linewidth=0.4, label=method)
+                    order = np.argsort(g["lam"].to_numpy())
+                    ax.plot(gx.to_numpy()[order], g["acc"].to_numpy()[order], color="gray", lw=0.6, zorder=0)
+                else:
+                    ax.scatter(gx, g["acc"], marker=MARKERS[k], s=30, facecolor="white", edgecolor="black",
+                               linewidth=0.8, label=method)
+            ax.set_title(f"{dataset}", loc="left")
+            ax.set_xlabel("measured latency (ms), " + device.removeprefix("local-") if device.startswith("local-")
+                          else "parameters (M)")
+            if c == 0:
+                ax.set_ylabel("test accuracy (%)")
+    handles, names = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, names, loc="upper center", ncol=len(names), frameon=False, bbox_to_anchor=(0.5, 1.04))
+    if sc is not None:
+        fig.colorbar(sc, ax=axes, shrink=0.6, label="lam_norm (trade-off)")
+    epochs = ", ".join(sorted(derived["acc_source"].unique()))
+    nets = ", ".join(sorted(derived["net"].unique()))
+    return save(fig, out_dir, "fig18_darts_fronts",
+                "DARTS cell space: test accuracy of every derived architecture retrained from scratch "
+                f"({epochs}; networks {nets}) against its latency measured end to end on this machine (batch 1) "
+                "and its parameter count, per dataset. darts-cc-hw and darts-cc: lam sweep on the evaluation "
+                "device (colour, joined in lam order); darts: its one cell (published top-2 rule); random: "
+                "architectures drawn at the predicted cost of each of ours. Error bars: sd over training seeds "
+                "where there are several.", [SOURCE])
+
+
+def cell_graph(arch: str, kind: str):
+    """A graphviz Digraph of one cell type (``normal`` or ``reduce``) of a DARTS-space genotype."""
+    import graphviz
+
+    from nas.spaces import get_space
+
+    g = get_space("darts").parse(arch)
+    dot = graphviz.Digraph(format="png", graph_attr={"rankdir": "LR", "dpi": "150", "nodesep": "0.15", "ranksep": "0.5"},
+                           node_attr={"shape": "box", "style": "rounded,filled", "fontsize": "18", "height": "0.35"},
+                           edge_attr={"fontsize": "16"})
+    dot.node("c_{k-2}", fillcolor="lightblue")
+    dot.node("c_{k-1}", fillcolor="lightblue")
+    names = {0: "c_{k-2}", 1: "c_{k-1}"}
+    for node, inputs in enumerate(g.inputs(kind), start=2):
+        names[node] = str(node - 2)
+        dot.node(names[node], fillcolor="lightyellow")
+        for op, src in inputs:
+            dot.edge(names[src], names[node], label=op)
+    dot.node("c_{k}", fillcolor="palegreen")
+    for node in range(2, 6):
+        dot.edge(names[node], "c_{k}", style="dashed", arrowsize="0.5")
+    return dot
+
+
+def cells(derived: pd.DataFrame, out_dir) -> Path:
+    """Fig. 19: normal and reduction cells of ours at the smallest and largest lam, per dataset."""
+    import matplotlib.image as mpimg
+    import tempfile
+
+    apply_style()
+    ours = derived[(derived["method"] == "darts-cc-hw") & derived["lam"].notna()]
+    picks = []
+    for (dataset, seed), g in ours.groupby(["dataset", "seed"], sort=False):
+        if seed != ours["seed"].min():
+            continue
+        for lam in (g["lam"].min(), g["lam"].max()):
+            picks.append((dataset, lam, g[g["lam"] == lam]["arch"].iloc[0]))
+    fig, axes = subplots(len(picks), 2, figsize=(7.0, 2.4 * max(1, len(picks))), squeeze=False,
+                         layout="constrained")
+    with tempfile.TemporaryDirectory() as tmp:
+        for r, (dataset, lam, arch) in enumerate(picks):
+            for c, kind in enumerate(("normal", "reduce")):
+                path = cell_graph(arch, kind).render(Path(tmp) / f"{r}_{kind}", cleanup=True)
+                axes[r, c].imshow(mpimg.imread(path))
+                axes[r, c].set_axis_off()
+                axes[r, c].set_title(f"{dataset}, lam_norm {lam:g}: {kind} cell")
+    return save(fig, out_dir, "fig19_darts_cells",
+                "Cells derived by darts-cc-hw in the DARTS space at the smallest and largest trade-off of the "
+                "sweep (seed of the first search), normal and reduction cell; inputs c_{k-2}, c_{k-1}, "
+                "intermediate nodes 0-3, output c_{k} (dashed: concatenation).", [SOURCE])
+
+
+def summary_table(derived: pd.DataFrame, device: str) -> pd.DataFrame:
+    """One row per (dataset, method, lam): accuracy (mean over training seeds), params, FLOPs, measured cost."""
+    d = derived[derived["device"] == device]
+    cols = ["dataset", "method", "lam", "acc", "acc_sd", "params_m", "flops_m", "meas_latency_ms", "pred_latency_ms"]
+    return d[cols].assign(lam=d["lam"].map(lambda v: "" if math.isnan(v) else f"{v:g}")).reset_index(drop=True)
