@@ -23,7 +23,10 @@ def _archs(n, seed=0):
 def test_plan_has_every_searched_method_per_dataset_in_the_darts_space():
     cfg = DartsSpaceConfig(seeds=(0, 1))
     runs = plan(cfg)
-    assert len(runs) == 2 * 2 * 3  # datasets x seeds x (darts-cc-hw, darts-cc, darts); random does not search
+    assert len(runs) == 2 * 2 * (3 + 3)  # datasets x seeds x (darts-cc-hw, darts-cc, darts, fbnet x 3 betas)
+    fbnet = [c for c in runs.values() if c.method == "fbnet"]
+    assert sorted(c.fbnet_beta for c in fbnet) == sorted(cfg.fbnet_betas * 4)
+    assert {c.devices for c in fbnet} == {(cfg.eval_device,)}
     assert {c.space for c in runs.values()} == {"darts"} and {c.schedule for c in runs.values()} == {"two-phase"}
     ours = [c for c in runs.values() if c.method == "darts-cc-hw"]
     assert all(c.devices == cfg.devices for c in ours)
@@ -31,8 +34,8 @@ def test_plan_has_every_searched_method_per_dataset_in_the_darts_space():
 
 
 def test_config_rejects_methods_and_trade_offs_it_cannot_run():
-    with pytest.raises(ValueError, match="fbnet"):
-        DartsSpaceConfig(methods=("darts-cc-hw", "fbnet"))
+    with pytest.raises(ValueError, match="not run in the DARTS space"):
+        DartsSpaceConfig(methods=("darts-cc-hw", "proxyless"))
     with pytest.raises(ValueError, match="lams"):
         DartsSpaceConfig(lams=(0.0, 1.5))
 

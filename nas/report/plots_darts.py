@@ -16,7 +16,7 @@ import pandas as pd
 from nas.report.style import MARKERS, apply_style, save, subplots
 
 FIGURES = ("fig18_darts_fronts", "fig19_darts_cells")  # drawn by stage 07 (checked by the smoke test)
-METHOD_ORDER = ("darts-cc-hw", "darts-cc", "darts", "random")
+METHOD_ORDER = ("darts-cc-hw", "darts-cc", "darts", "fbnet", "random")
 SOURCE = "results/summary/darts_derived.csv"
 
 
@@ -62,7 +62,8 @@ def fronts(derived: pd.DataFrame, out_dir) -> Path:
                 "DARTS cell space: test accuracy of every derived architecture retrained from scratch "
                 f"({epochs}; networks {nets}) against its latency measured end to end on this machine (batch 1) "
                 "and its parameter count, per dataset. darts-cc-hw and darts-cc: lam sweep on the evaluation "
-                "device (colour, joined in lam order); darts: its one cell (published top-2 rule); random: "
+                "device (colour, joined in lam order); darts: its one cell (published top-2 rule); fbnet: one "
+                "architecture per run (beta 0.3, 0.6, 1.2 on the evaluation device); random: "
                 "architectures drawn at the predicted cost of each of ours. Error bars: sd over training seeds "
                 "where there are several.", [SOURCE])
 

@@ -3,8 +3,9 @@ retrained from scratch.
 
 Per dataset and seed: one shared phase-1 supernet of the DARTS space (``nas.search.shared_supernet``),
 then each searched method's phase 2 against it (``darts-cc-hw`` on ``devices``; ``darts-cc`` on
-parameters; ``darts``, no cost). Architectures: ours and darts-cc at each ``lams`` on ``eval_device``
-(DARTS-CC's one-op-per-edge rule), darts's one cell by DARTS's published top-2 rule, and ``random``:
+parameters; ``darts``, no cost; ``fbnet``, one run per trade-off of ``fbnet_betas`` on ``eval_device``).
+Architectures: ours and darts-cc at each ``lams`` on ``eval_device`` (DARTS-CC's one-op-per-edge rule),
+each fbnet run's most probable one, darts's one cell by DARTS's published top-2 rule, and ``random``:
 for each of ours, a uniformly drawn valid architecture whose predicted cost on ``eval_device`` lies
 within ``random_tolerance`` of it (the comparison at equal latency). Every distinct architecture is
 trained from scratch with one schedule (``nas.train``) and timed end to end on each local runtime of
@@ -29,6 +30,7 @@ from nas.search.config import SearchConfig
 from nas.stages.environment import PROFILES
 
 SPACE = "darts"
+METHODS = ("darts-cc-hw", "darts-cc", "darts", "fbnet", "random")  # compared here, in report order
 
 
 @dataclass(frozen=True)
@@ -38,10 +40,11 @@ class DartsSpaceConfig:
     profile: str = "default"  # sizes of the searches (nas.search.config.PROFILES), then ``search`` on top
     datasets: tuple[str, ...] = ("fashion-mnist", "cifar10")
     seeds: tuple[int, ...] = (0,)  # search seeds
-    methods: tuple[str, ...] = ("darts-cc-hw", "darts-cc", "darts", "random")
+    methods: tuple[str, ...] = ("darts-cc-hw", "darts-cc", "darts", "fbnet", "random")
     devices: tuple[str, ...] = ("params", "flops", "local-torch-cpu-1t")  # darts-cc-hw's training devices
     eval_device: str = "local-torch-cpu-1t"  # the device whose trade-off sweep is retrained
     lams: tuple[float, ...] = (0.0, 0.5, 1.0)  # normalised trade-offs derived and retrained
+    fbnet_betas: tuple[float, ...] = (0.3, 0.6, 1.2)  # fbnet: one run per exponent beta on eval_device
     random_tolerance: float = 0.05  # random: relative predicted-cost window around each of ours
     search: dict = field(default_factory=lambda: dict(
         C=8, N=3, n_train=10_000, n_val=5_000, resolution=16, schedule="two-phase", supernet_epochs=12, epochs=4,
@@ -63,10 +66,9 @@ class DartsSpaceConfig:
     def __post_init__(self):
         if self.profile not in PROFILES:
             raise ValueError(f"profile {self.profile!r} is not one of {PROFILES}")
-        unknown = sorted(set(self.methods) - {"darts-cc-hw", "darts-cc", "darts", "random"})
+        unknown = sorted(set(self.methods) - set(METHODS))
         if unknown:
-            raise ValueError(f"methods {unknown} are not run in the DARTS space; choose from darts-cc-hw, darts-cc, "
-                             "darts, random")
+            raise ValueError(f"methods {unknown} are not run in the DARTS space; choose from {', '.join(METHODS)}")
         if not self.lams or not all(0.0 <= lam <= 1.0 for lam in self.lams):
             raise ValueError(f"lams must be normalised trade-offs in [0, 1], got {self.lams}")
 
@@ -80,10 +82,13 @@ def search_configs(cfg: DartsSpaceConfig) -> dict[str, SearchConfig]:
         for seed in cfg.seeds:
             for method in (m for m in cfg.methods if m != "random"):
                 over = dict(cfg.search, space=SPACE, dataset=dataset, seed=seed, data_root=cfg.data_root or None)
-                if method != "darts-cc":  # darts-cc sets its own (parameters); darts ignores costs
+                if method in ("darts-cc-hw", "darts"):  # darts-cc and fbnet set their own; darts ignores costs
                     over["devices"] = tuple(cfg.devices) if method == "darts-cc-hw" else ("params",)
-                c = build_config(method, cfg.profile, **over)
-                out[baseline_run_name(c)] = c
+                conditions = [dict(device=cfg.eval_device, tradeoff=b) for b in cfg.fbnet_betas] \
+                    if method == "fbnet" else [{}]
+                for cond in conditions:
+                    c = build_config(method, cfg.profile, **cond, **over)
+                    out[baseline_run_name(c)] = c
     return out
 
 
@@ -128,6 +133,9 @@ def proposals(cfg: DartsSpaceConfig, run_dirs: dict[str, Path]) -> list[Proposal
         for seed in cfg.seeds:
             mine = {r.config.method: (name, r) for name, r in runs.items()
                     if r.config.dataset == dataset and r.config.seed == seed}
+            fbnet = sorted(((name, r) for name, r in runs.items() if r.config.method == "fbnet"
+                            and r.config.dataset == dataset and r.config.seed == seed),
+                           key=lambda item: item[1].config.fbnet_beta)
             ours: list[Proposal] = []
             for method in ("darts-cc-hw", "darts-cc"):
                 if method not in mine:
@@ -144,6 +152,9 @@ def proposals(cfg: DartsSpaceConfig, run_dirs: dict[str, Path]) -> list[Proposal
                 probs = np.exp(log_probs(run.probs(run.tables[run.config.devices[0]], [0.0])))[0]
                 g = darts_cells(probs)
                 out.append(Proposal("darts", dataset, seed, name, float("nan"), space.format(g), table.genotype_cost(g)))
+            for name, run in fbnet:  # its alpha knows no trade-off: its own beta is the run's
+                d = derive_lams(run, cfg.eval_device, [0.0])[0]
+                out.append(Proposal("fbnet", dataset, seed, name, float("nan"), d.arch, d.pred_latency_ms))
             if "random" in cfg.methods:
                 out += random_matches(cfg, dataset, seed, ours)
     return out
