@@ -9,7 +9,7 @@ import pytest
 
 from nas.costs.resolve import build_table
 from nas.evaluation.darts_space import control_rows, equal_latency_wins
-from nas.report.plots_darts import cell_graph
+from nas.report.plots_darts import cell_dot
 from nas.spaces import get_space
 from nas.stages.darts_space import DartsSpaceConfig, Proposal, plan, plan_table, random_matches, train_configs
 
@@ -80,7 +80,7 @@ def test_control_and_equal_latency_tables():
 def test_cell_diagram_names_every_live_edge():
     g = SPACE.parse(_archs(1, seed=3)[0])
     for kind in ("normal", "reduce"):
-        source = cell_graph(SPACE.format(g), kind).source
+        source = cell_dot(SPACE.format(g), kind)
         for node, inputs in enumerate(g.inputs(kind)):
             for op, _ in inputs:
                 assert f'label={op}' in source

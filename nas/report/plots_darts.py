@@ -68,28 +68,35 @@ def fronts(derived: pd.DataFrame, out_dir) -> Path:
                 "where there are several.", [SOURCE])
 
 
-def cell_graph(arch: str, kind: str):
-    """A graphviz Digraph of one cell type (``normal`` or ``reduce``) of a DARTS-space genotype."""
-    import graphviz
-
+def cell_dot(arch: str, kind: str) -> str:
+    """Graphviz DOT source of one cell type (``normal`` or ``reduce``) of a DARTS-space genotype: the inputs
+    c_{k-2}, c_{k-1}, the intermediate nodes 0-3 with each live edge labelled by its op, the output c_{k}."""
     from nas.spaces import get_space
 
     g = get_space("darts").parse(arch)
-    dot = graphviz.Digraph(format="png", graph_attr={"rankdir": "LR", "dpi": "150", "nodesep": "0.15", "ranksep": "0.5"},
-                           node_attr={"shape": "box", "style": "rounded,filled", "fontsize": "18", "height": "0.35"},
-                           edge_attr={"fontsize": "16"})
-    dot.node("c_{k-2}", fillcolor="lightblue")
-    dot.node("c_{k-1}", fillcolor="lightblue")
     names = {0: "c_{k-2}", 1: "c_{k-1}"}
+    lines = ['digraph cell {', '  graph [rankdir=LR, dpi=150, nodesep=0.15, ranksep=0.5];',
+             '  node [shape=box, style="rounded,filled", fontsize=18, height=0.35];', '  edge [fontsize=16];',
+             '  "c_{k-2}" [fillcolor=lightblue];', '  "c_{k-1}" [fillcolor=lightblue];']
     for node, inputs in enumerate(g.inputs(kind), start=2):
         names[node] = str(node - 2)
-        dot.node(names[node], fillcolor="lightyellow")
-        for op, src in inputs:
-            dot.edge(names[src], names[node], label=op)
-    dot.node("c_{k}", fillcolor="palegreen")
-    for node in range(2, 6):
-        dot.edge(names[node], "c_{k}", style="dashed", arrowsize="0.5")
-    return dot
+        lines.append(f'  "{names[node]}" [fillcolor=lightyellow];')
+        lines += [f'  "{names[src]}" -> "{names[node]}" [label={op}];' for op, src in inputs]
+    lines.append('  "c_{k}" [fillcolor=palegreen];')
+    lines += [f'  "{names[node]}" -> "c_{{k}}" [style=dashed, arrowsize=0.5];' for node in range(2, 6)]
+    return "\n".join(lines + ["}"])
+
+
+def _render(dot: str, path: Path) -> Path:
+    """PNG of DOT source by graphviz's ``dot`` binary (``make venv`` installs it; RuntimeError naming the fix)."""
+    import shutil
+    import subprocess
+
+    exe = shutil.which("dot")
+    if exe is None:
+        raise RuntimeError("Fig. 19 needs graphviz's `dot` (apt-get install graphviz, or conda install graphviz)")
+    subprocess.run([exe, "-Tpng", "-o", str(path)], input=dot.encode(), check=True, capture_output=True)
+    return path
 
 
 def cells(derived: pd.DataFrame, out_dir) -> Path:
@@ -110,7 +117,7 @@ def cells(derived: pd.DataFrame, out_dir) -> Path:
     with tempfile.TemporaryDirectory() as tmp:
         for r, (dataset, lam, arch) in enumerate(picks):
             for c, kind in enumerate(("normal", "reduce")):
-                path = cell_graph(arch, kind).render(Path(tmp) / f"{r}_{kind}", cleanup=True)
+                path = _render(cell_dot(arch, kind), Path(tmp) / f"{r}_{kind}.png")
                 axes[r, c].imshow(mpimg.imread(path))
                 axes[r, c].set_axis_off()
                 axes[r, c].set_title(f"{dataset}, lam_norm {lam:g}: {kind} cell")
