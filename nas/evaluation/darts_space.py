@@ -17,10 +17,8 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from nas.results import SUMMARY_COLUMNS
 from nas.stats import spearman
 
-DERIVED_COLUMNS = SUMMARY_COLUMNS["darts_derived.csv"]
 INPUT_SHAPES = {"fashion-mnist": (1, 28), "cifar10": (3, 32), "synthetic": (3, 16)}  # (channels, side)
 
 

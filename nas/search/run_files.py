@@ -27,6 +27,14 @@ class RunError(ValueError):
     """A run folder that does not hold what is asked of it."""
 
 
+def check_thread_count(path: Path, threads, fix: str) -> None:
+    """RunError when the checkpoint ``path``, written with ``threads`` torch threads, is resumed with another
+    count (CPU results depend on it); ``fix`` is the alternative to resuming with the recorded count."""
+    if threads != torch.get_num_threads():
+        raise RunError(f"{path} was written with {threads} torch threads, this run uses {torch.get_num_threads()}: "
+                       f"CPU results depend on the thread count, so resume with --set threads={threads} (or {fix})")
+
+
 def _bad(path: Path, problem: str, fix: str | None = None) -> RunError:
     fix = fix or f"restore {path.name} from git (`git checkout -- {path}`) or delete {path.parent} and search again"
     return RunError(f"{path}: {problem}; {fix}")

@@ -25,7 +25,7 @@ from nas.costs.table import CostTable
 from nas.provenance import provenance, rss_peak_mb
 from nas.results import atomic_writer, read_rows, repo_root, save_json, write_rows
 from nas.search.run_files import (CHECKSUMMED, CHECKSUMS, RunError, _bad, _finite, _nonfinite_tensors,  # noqa: F401
-                                  _read_json, _torch_load, check_output_path, file_sha256, save_checksums,
+                                  _read_json, _torch_load, check_output_path, check_thread_count, file_sha256, save_checksums,
                                   verify_checksums)
 
 CHECKPOINT = "checkpoint.ckpt"
@@ -223,11 +223,8 @@ def load_checkpoint(out: Path, st) -> bool:
     state = _torch_load(path, fix, weights_only=False)
     if not isinstance(state, dict) or _nonfinite_tensors({k: state.get(k, {}) for k in ("supernet", "hypernet")}):
         raise _bad(path, "not a search checkpoint, or NaN/inf in its weights", fix)
-    threads = state.get("torch_threads")  # absent in checkpoints written before it was recorded: not checked
-    if threads is not None and threads != torch.get_num_threads():
-        raise RunError(f"{path} was written with {threads} torch threads, this search uses "
-                       f"{torch.get_num_threads()}: results depend on the thread count, so resume with "
-                       f"--set threads={threads} (or {fix})")
+    if state.get("torch_threads") is not None:  # absent in checkpoints written before it was recorded
+        check_thread_count(path, state["torch_threads"], fix)
     try:
         st.supernet.load_state_dict(state["supernet"])
         st.hypernet.load_state_dict(state["hypernet"])

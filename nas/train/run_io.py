@@ -16,7 +16,8 @@ import torch
 
 from nas.provenance import provenance
 from nas.results import atomic_writer, save_json, write_rows
-from nas.search.run_files import RunError, _bad, _nonfinite_tensors, _read_json, _torch_load, check_output_path
+from nas.search.run_files import (RunError, _bad, _nonfinite_tensors, _read_json, _torch_load, check_output_path,
+                                  check_thread_count)
 from nas.train.config import TrainConfig
 
 CHECKPOINT = "checkpoint.pt"
@@ -92,10 +93,8 @@ def load_checkpoint(out: Path, st, cpu_threads_matter: bool = True) -> bool:
     state = _torch_load(path, fix, weights_only=False)
     if not isinstance(state, dict) or _nonfinite_tensors(state.get("model", {})):
         raise _bad(path, "not a training checkpoint, or NaN/inf in its weights", fix)
-    if cpu_threads_matter and state.get("torch_threads") != torch.get_num_threads():
-        raise RunError(f"{path} was written with {state.get('torch_threads')} torch threads, this run uses "
-                       f"{torch.get_num_threads()}: CPU results depend on the thread count, so resume with "
-                       f"--set threads={state.get('torch_threads')} (or {fix})")
+    if cpu_threads_matter:
+        check_thread_count(path, state.get("torch_threads"), fix)
     try:
         st.net.load_state_dict(state["model"])
         st.optimizer.load_state_dict(state["optimizer"])
