@@ -28,6 +28,7 @@ from nas.results import write_rows
 from nas.search import run_io
 from nas.search.config import SearchConfig
 from nas.search.data import SearchData, load_search_data
+from nas.search.few_shot import build_supernet
 from nas.search.one_shot import held_out_images as _held_out, one_shot_scores
 from nas.spaces import get_space
 from nas.spaces.nb201.benchmark import NB201Benchmark
@@ -75,7 +76,7 @@ def probe_scores(folder, cfg: RankingConfig = RankingConfig(), *, data: SearchDa
     torch.set_flush_denormal(True)
     data = data if data is not None else load_search_data(scfg)
     n_images = min(cfg.n_images, len(data.y_val) // 2)  # a small (smoke) run has fewer; recorded in the rows
-    supernet = space.supernet(scfg.C, scfg.N, data.in_channels, data.n_classes)
+    supernet = build_supernet(scfg, data.in_channels, data.n_classes)
     supernet.load_state_dict(run_io.load_supernet_state(folder, weights))
     score = one_shot_scores(supernet, cells, *_held_out(data, n_images, 0), cfg.batch_size)
     if weights is not None:  # a snapshot: its tau alone (the noise floor is the final weights')

@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, fields, replace
 
 from nas.costs.devices import SHARED_DEVICES
 from nas.search.penalties import PENALTIES
-from nas.spaces import space_names
+from nas.spaces import get_space, space_names
 
 LOSSES = tuple(PENALTIES)
 DATASETS = ("cifar10", "fashion-mnist", "synthetic")
@@ -69,6 +69,8 @@ class SearchConfig:
     # round) | no-none (uniform over every op but the zero op, which has no weights)
     resolution: int = 0  # side of the supernet's input images in pixels (0: the dataset's); area-resized once
     val_batch_size: int = 0  # two-phase: images per generator step (0: batch_size)
+    split_edge: int = -1  # few-shot: the edge whose op picks one of n_ops sub-supernets (-1: one supernet)
+    split_epoch: int = 0  # few-shot: the supernet epoch at which the sub-supernets are copied from the shared one
     snapshot_every: int = 0  # keep the supernet weights every k epochs under snapshots/ (never committed; 0: none)
     mode: str = "single-path"  # single-path (one sampled op per edge, straight-through) | mixed
     hypernet: str = "pwlinear"  # pwlinear (DARTS-CC) | mlp | alpha (plain DARTS, ignores the condition)
@@ -142,6 +144,11 @@ class SearchConfig:
             (self.resolution >= 0 and self.val_batch_size >= 0 and self.snapshot_every >= 0,
              "need resolution, val_batch_size and snapshot_every >= 0 (0: off / the default)"),
             (self.val_batch_size <= MAX_BATCH, f"val_batch_size must be at most {MAX_BATCH}"),
+            (-1 <= self.split_edge < get_space(self.space).n_edges if self.space in space_names() else True,
+             "split_edge must be -1 (one supernet) or an edge index of the space"),
+            (self.split_edge < 0 or self.mode == "single-path", "a few-shot supernet (split_edge) needs mode=single-path"),
+            (0 <= self.split_epoch < (self.supernet_epochs if self.schedule == "two-phase" else self.epochs),
+             "split_epoch must lie in [0, the supernet's epochs)"),
             (len(self.devices) > 0, "at least one training device is needed"),
             (all(d.strip() for d in self.devices) and len(set(self.devices)) == len(self.devices),
              "devices must be distinct non-empty names or CSV paths"),

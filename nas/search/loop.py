@@ -27,6 +27,7 @@ from nas.provenance import reset_rss_peak
 from nas.search import run_io
 from nas.search.config import SearchConfig
 from nas.search.data import SearchData, load_search_data
+from nas.search.few_shot import maybe_split
 from nas.search.isolation import evaluation_modules_blocked
 from nas.search.penalties import CostPenalty, lam_of
 from nas.search.sampling import temperature
@@ -54,6 +55,8 @@ def run_epoch(cfg: SearchConfig, st: SearchState, data: SearchData, stepper: Ste
     for group in st.w_optim.param_groups:
         group["lr"] = cosine_lr(cfg, epoch)
     sums: dict[str, float] = {}
+    if phase != "generator":
+        maybe_split(cfg, st)
     stepper.start_epoch()
     if phase == "generator":
         val_batch = cfg.val_batch_size or cfg.batch_size

@@ -46,13 +46,13 @@ class SupernetScorer:
         from nas.search import run_io
         from nas.search.config import SearchConfig
         from nas.search.data import load_search_data
-        from nas.spaces import get_space
+        from nas.search.few_shot import build_supernet
 
         cfg = SearchConfig.from_dict(run_io.load_config(run_dir))
         torch.set_flush_denormal(True)
         data = load_search_data(cfg)
         self.images, self.labels = held_out_images(data, min(n_images, len(data.y_val)))
-        self.supernet = get_space(cfg.space).supernet(cfg.C, cfg.N, data.in_channels, data.n_classes)
+        self.supernet = build_supernet(cfg, data.in_channels, data.n_classes)
         self.supernet.load_state_dict(run_io.load_supernet_state(run_dir))
         self.batch_size = batch_size
         self._cache: dict[tuple, float] = {}

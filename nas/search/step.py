@@ -18,6 +18,7 @@ import torch.nn.functional as F
 
 from nas.search.architect import first_order_grad, unrolled_grad
 from nas.search.config import SearchConfig
+from nas.search.few_shot import build_supernet
 from nas.search.generators import build_generator
 from nas.search.penalties import CostPenalty
 from nas.search.sampling import gumbel_noise, relaxed_weights
@@ -45,7 +46,7 @@ def build_state(cfg: SearchConfig, in_channels: int, n_classes: int, phi_dim: in
     ``cfg.seed``)."""
     torch.manual_seed(cfg.seed)  # weight initialisation only; sampling uses the state's generator
     dev = torch.device(cfg.torch_device)
-    supernet = get_space(cfg.space).supernet(cfg.C, cfg.N, in_channels, n_classes).to(dev)
+    supernet = build_supernet(cfg, in_channels, n_classes).to(dev)
     hypernet = build_generator(cfg, phi_dim).to(dev)
     w_optim = torch.optim.SGD(supernet.parameters(), lr=cfg.w_lr, momentum=cfg.w_momentum,
                               weight_decay=cfg.w_weight_decay)
