@@ -15,6 +15,8 @@ PIPELINE := $(PY) -m nas.pipeline run --kernel $(KERNEL)
 .PHONY: help venv test reproduce smoke figures runs lab data clean-smoke
 PROFILE ?= default
 THREADS ?= 0
+VENV_NEEDS_KB := 8388608
+TORCH_PIN := $(shell sed -n 's/^torch==//p' requirements.txt)
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z][a-z-]*:.*## / {printf "  make %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -22,6 +24,14 @@ help: ## list the targets
 venv: $(STAMP) ## create .venv (pinned requirements, editable nas, Jupyter kernel nas-hw)
 
 $(STAMP): requirements.txt pyproject.toml
+	@$(PY) -c 'import torch' >/dev/null 2>&1 || { \
+	  free_kb=$$(df -Pk . | awk 'NR == 2 {print $$4}'); \
+	  if [ "$$free_kb" -lt $(VENV_NEEDS_KB) ]; then \
+	    echo "error: only $$((free_kb / 1048576)) GiB free here; the virtual environment needs about 8 GiB" \
+	         "(torch $(TORCH_PIN) comes with its CUDA libraries, about 6 GiB installed, plus the downloads)." \
+	         "Free some space (old clones' .venv folders, ~/.cache/pip) and run make again." >&2; \
+	    exit 1; \
+	  fi; }
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -r requirements.txt
 	$(PY) -m pip install --no-deps -e .

@@ -25,14 +25,18 @@ import pandas as pd
 from nas.results import write_rows
 from nas.search import run_io
 from nas.search.config import SearchConfig
+from nas.search.shared_supernet import KEYED_WHEN_SET
 
-PHASE1_LABEL_FIELDS = ("resolution", "supernet_epochs", "path_sampling")
-PHASE2_LABEL_FIELDS = ("path_sampling", "a_lr", "reinforce_samples", "val_batch_size", "epochs")  # phase 1 by its sampling
+PHASE1_LABEL_FIELDS = ("resolution", "supernet_epochs", "path_sampling", "split_edge", "split_epoch")
+PHASE2_LABEL_FIELDS = ("path_sampling", "split_edge", "a_lr", "reinforce_samples", "val_batch_size",
+                       "epochs")  # phase 1 by its sampling and split
 COLUMNS = ("ablation", "setting", "seed", "run_id", "metric", "value")
 
 
 def _label(cfg: SearchConfig, names) -> str:
-    return " ".join(f"{n}={getattr(cfg, n) or 'native' if n == 'resolution' else getattr(cfg, n)}" for n in names)
+    """``field=value ...`` of ``names`` (a field of ``KEYED_WHEN_SET`` only when set)."""
+    return " ".join(f"{n}={getattr(cfg, n) or 'native' if n == 'resolution' else getattr(cfg, n)}" for n in names
+                    if not (n in KEYED_WHEN_SET and getattr(cfg, n) == KEYED_WHEN_SET[n]))
 
 
 def phase1_rows(supernets_dir: Path, ranking: pd.DataFrame) -> list[dict]:
