@@ -1,6 +1,8 @@
 """Ranking diagnostics of a finished run: a fixed probe set, tau in [-1, 1] for every metric, one
 band row per device tercile, and a noise floor of 1 when both image sets are the same."""
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -49,3 +51,18 @@ def test_same_images_give_the_same_scores(run_dir):
 def test_a_small_run_scores_on_the_images_it_has_and_says_how_many(run_dir):
     df = pd.DataFrame(ranking_rows(run_dir, RankingConfig(n_probe=12, n_images=10_000), data=tiny_data()))
     assert df.loc[df["metric"] == "n_images", "value"].item() == 96 // 2
+
+
+def test_probe_scores_of_each_ranking_config_are_cached_apart(run_dir):
+    from nas.evaluation.ranking import probe_cache_name, probe_scores
+
+    assert probe_cache_name(RankingConfig()) == "probe_scores.csv"
+    assert probe_cache_name(RankingConfig(n_images=2048)) == "probe_scores_2048img.csv"
+    names = {probe_cache_name(c) for c in (CFG, RankingConfig(n_probe=12, n_images=32, batch_size=16))}
+    assert len(names) == 2 and all(n.startswith("probe_scores_") and n.endswith(".csv") for n in names)
+    small = RankingConfig(n_probe=12, n_images=16, batch_size=16)
+    first = probe_scores(run_dir, small, data=tiny_data())
+    probe_scores(run_dir, replace(small, n_images=32), data=tiny_data())  # another cache file, not an overwrite
+    assert (run_dir / probe_cache_name(small)).is_file() and (run_dir / probe_cache_name(replace(small, n_images=32))).is_file()
+    again = probe_scores(run_dir, small, data=tiny_data())  # read back from its own cache
+    assert np.array_equal(first[1], again[1]) and again[3] == 16

@@ -16,7 +16,8 @@ the shared phase-1 run it names, whose probe scores are computed once and cached
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+import hashlib
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -54,6 +55,16 @@ def probe_cells(space, cfg: RankingConfig) -> np.ndarray:
     return cells[rng.permutation(len(cells))[:cfg.n_probe]]
 
 
+def probe_cache_name(cfg: RankingConfig) -> str:
+    """File of a supernet folder caching its probe scores: ``probe_scores.csv`` for the default RankingConfig,
+    ``probe_scores_<images>img.csv`` for another image count (other fields: a short hash as well)."""
+    if cfg == RankingConfig():
+        return "probe_scores.csv"
+    if replace(cfg, n_images=RankingConfig.n_images) == RankingConfig():
+        return f"probe_scores_{cfg.n_images}img.csv"
+    return f"probe_scores_{hashlib.sha256(json.dumps(asdict(cfg), sort_keys=True).encode()).hexdigest()[:8]}.csv"
+
+
 def _supernet_config(folder: Path) -> SearchConfig:
     return SearchConfig.from_dict(run_io.load_config(folder))
 
@@ -67,8 +78,8 @@ def probe_scores(folder, cfg: RankingConfig = RankingConfig(), *, data: SearchDa
     scfg = _supernet_config(folder)
     space = get_space(scfg.space)
     cells = probe_cells(space, cfg)
-    cache = folder / "probe_scores.csv"
     key = json.dumps(asdict(cfg), sort_keys=True)
+    cache = folder / probe_cache_name(cfg)
     if weights is None and cache.exists():
         df = pd.read_csv(cache)
         if len(df) == len(cells) and (df["ranking_config"] == key).all():
@@ -163,10 +174,15 @@ def main(argv: list[str] | None = None) -> int:
                    "(results/runs/supernets/supernet_*)")
     p.add_argument("--out", help="CSV to write (columns of results/summary/ranking.csv)")
     p.add_argument("--snapshots", action="store_true", help="also score every supernet snapshot (tau_epoch rows)")
+    p.add_argument("--n-images", type=int, default=RankingConfig.n_images,
+                   help=f"held-out images per evaluation (default {RankingConfig.n_images}; two disjoint sets)")
     args = p.parse_args(argv)
+    if args.n_images < 1:
+        p.error("--n-images must be >= 1")
+    cfg = RankingConfig(n_images=args.n_images)
     rows = [row for d in args.run_dir
-            for row in (ranking_rows(d, with_snapshots=args.snapshots) if (Path(d) / run_io.HYPERNET).exists()
-                        else supernet_rows(d, with_snapshots=args.snapshots))]
+            for row in (ranking_rows(d, cfg, with_snapshots=args.snapshots) if (Path(d) / run_io.HYPERNET).exists()
+                        else supernet_rows(d, cfg, with_snapshots=args.snapshots))]
     if args.out:
         write_rows(args.out, rows, SUMMARY_COLUMNS["ranking.csv"])
     print(pd.DataFrame(rows).round(3).to_string(index=False))
