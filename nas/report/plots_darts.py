@@ -112,15 +112,21 @@ def cells(derived: pd.DataFrame, out_dir) -> Path:
             continue
         for lam in (g["lam"].min(), g["lam"].max()):
             picks.append((dataset, lam, g[g["lam"] == lam]["arch"].iloc[0]))
-    fig, axes = subplots(len(picks), 2, figsize=(7.0, 2.4 * max(1, len(picks))), squeeze=False,
-                         layout="constrained")
+    panels = [(f"{dataset}, lam_norm {lam:g}: {kind} cell", cell_dot(arch, kind))
+              for dataset, lam, arch in picks for kind in ("normal", "reduce")]
     with tempfile.TemporaryDirectory() as tmp:
-        for r, (dataset, lam, arch) in enumerate(picks):
-            for c, kind in enumerate(("normal", "reduce")):
-                path = _render(cell_dot(arch, kind), Path(tmp) / f"{r}_{kind}.png")
-                axes[r, c].imshow(mpimg.imread(path))
-                axes[r, c].set_axis_off()
-                axes[r, c].set_title(f"{dataset}, lam_norm {lam:g}: {kind} cell")
+        images = [mpimg.imread(_render(dot, Path(tmp) / f"{i}.png")) for i, (_, dot) in enumerate(panels)]
+    # one cell per row, every graph at the same scale: labels print at one size (the widest fills 7 in)
+    width_px = max(im.shape[1] for im in images)
+    inch_per_px = 7.0 / width_px
+    heights = [im.shape[0] * inch_per_px + 0.3 for im in images]  # + the title
+    fig, axes = subplots(len(images), 1, figsize=(7.0, sum(heights)), squeeze=False, layout="constrained",
+                         gridspec_kw={"height_ratios": heights})
+    for ax, (title, _), im in zip(axes[:, 0], panels, images):
+        ax.imshow(im)
+        ax.set_xlim(-0.5, width_px - 0.5)  # the same pixels per inch in every row
+        ax.set_axis_off()
+        ax.set_title(title, loc="left")
     return save(fig, out_dir, "fig19_darts_cells",
                 "Cells derived by darts-cc-hw in the DARTS space at the smallest and largest trade-off of the "
                 "sweep (seed of the first search), normal and reduction cell; inputs c_{k-2}, c_{k-1}, "
