@@ -85,6 +85,8 @@ QUOTES = (
           _ablation(P1 + "uniform", "tau_all"), 2),
     Quote("| 16 px, 36 epochs, no-none (the zero op never sampled) | 2 | 0.22 | 0.19 |", "0.19",
           "results/ablation/ablation_phase1.csv", _ablation(P1 + "no-none", "tau_top"), 2),
+    Quote("| 16 px, 36 epochs, uniform, few-shot: split on edge 0->3 at epoch 12 | 2 | 0.08 |", "0.08",
+          "results/ablation/ablation_phase1.csv", _ablation(P1 + "uniform split_edge=3 split_epoch=12", "tau_all"), 2),
     Quote("| 32 px, 16 epochs, uniform | 2 | 0.01 |", "0.01", "results/ablation/ablation_phase1.csv",
           _ablation("resolution=native supernet_epochs=16 path_sampling=uniform", "tau_all"), 2),
     Quote("| no-none supernet, a_lr 0.1 (2 seeds) | 0.66 | 0.23 | 6.13 | 6.75 | 6.17 | 3.31", "3.31",
