@@ -57,7 +57,7 @@ def _ablation(setting: str, metric: str) -> Callable[[pd.DataFrame], float]:
 
 
 P1 = "resolution=16 supernet_epochs=36 path_sampling="
-P2_NO_NONE = "path_sampling=no-none a_lr=0.1 reinforce_samples=8 val_batch_size=128 epochs=2"
+P2_NO_NONE = "resolution=16 supernet_epochs=36 path_sampling=no-none a_lr=0.1 reinforce_samples=8 val_batch_size=128 epochs=2"
 
 
 QUOTES = (

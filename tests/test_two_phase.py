@@ -134,6 +134,10 @@ def test_ablation_tables_label_settings_by_the_fields_that_differ(tmp_path):
     assert {r["metric"] for r in rows1} == {"phase1_seconds", "tau_all", "tau_epoch_1"}
     assert rows1[0]["setting"] == "resolution=native supernet_epochs=2 path_sampling=uniform"
     rows2 = phase2_rows(tmp_path / "phase2")
-    assert {r["setting"].split()[1] for r in rows2} == {"a_lr=0.001", "a_lr=0.01"}
+    assert {r["setting"].split()[3] for r in rows2} == {"a_lr=0.001", "a_lr=0.01"}
+    assert rows2[0]["setting"].startswith("resolution=native supernet_epochs=2 path_sampling=uniform a_lr=")
+    from nas.evaluation.ablation import PHASE1_LABEL_FIELDS, _label  # fields at their default stay unnamed
+    assert _label(replace(cfg, w_lr_min=cfg.w_lr, split_edge=3), PHASE1_LABEL_FIELDS) == (
+        f"resolution=native supernet_epochs=2 path_sampling=uniform split_edge=3 w_lr_min={cfg.w_lr}")
     table = summary(rows1 + rows2)
     assert set(table["ablation"]) == {"phase1", "phase2"} and (table["seeds"] == 1).all()

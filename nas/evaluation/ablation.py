@@ -25,18 +25,19 @@ import pandas as pd
 from nas.results import write_rows
 from nas.search import run_io
 from nas.search.config import SearchConfig
-from nas.search.shared_supernet import KEYED_WHEN_SET
 
-PHASE1_LABEL_FIELDS = ("resolution", "supernet_epochs", "path_sampling", "split_edge", "split_epoch")
-PHASE2_LABEL_FIELDS = ("path_sampling", "split_edge", "a_lr", "reinforce_samples", "val_batch_size",
-                       "epochs")  # phase 1 by its sampling and split
+PHASE1_LABEL_FIELDS = ("resolution", "supernet_epochs", "path_sampling", "split_edge", "split_epoch", "w_lr_min")
+PHASE2_LABEL_FIELDS = ("resolution", "supernet_epochs", "path_sampling", "split_edge", "w_lr_min", "a_lr",
+                       "reinforce_samples", "val_batch_size", "epochs")  # phase 1 by its settings, then phase 2's
+LABELLED_WHEN_SET = ("split_edge", "split_epoch", "w_lr_min")  # named only where they differ from the default
 COLUMNS = ("ablation", "setting", "seed", "run_id", "metric", "value")
 
 
 def _label(cfg: SearchConfig, names) -> str:
-    """``field=value ...`` of ``names`` (a field of ``KEYED_WHEN_SET`` only when set)."""
+    """``field=value ...`` of ``names`` (a field of ``LABELLED_WHEN_SET`` only where it is not the default)."""
+    default = SearchConfig()
     return " ".join(f"{n}={getattr(cfg, n) or 'native' if n == 'resolution' else getattr(cfg, n)}" for n in names
-                    if not (n in KEYED_WHEN_SET and getattr(cfg, n) == KEYED_WHEN_SET[n]))
+                    if not (n in LABELLED_WHEN_SET and getattr(cfg, n) == getattr(default, n)))
 
 
 def phase1_rows(supernets_dir: Path, ranking: pd.DataFrame) -> list[dict]:
