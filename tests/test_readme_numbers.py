@@ -87,6 +87,13 @@ QUOTES = (
           "results/ablation/ablation_phase1.csv", _ablation(P1 + "no-none", "tau_top"), 2),
     Quote("| 16 px, 36 epochs, uniform, few-shot: split on edge 0->3 at epoch 12 | 2 | 0.08 |", "0.08",
           "results/ablation/ablation_phase1.csv", _ablation(P1 + "uniform split_edge=3 split_epoch=12", "tau_all"), 2),
+    Quote("| 32 px, 24 epochs, uniform, constant learning rate 0.025 (`w_lr_min=0.025`) | 2 | 0.48 |", "0.48",
+          "results/ablation/ablation_phase1.csv",
+          _ablation("resolution=native supernet_epochs=24 path_sampling=uniform w_lr_min=0.025", "tau_all"), 2),
+    Quote("| 32-px 40-epoch supernet, a_lr 0.1 (2 seeds) | 0.81 | 0.22 | 3.47 ± 0.46 | 2.29 ± 0.69 | 4.08 ± 1.20 | 2.06",
+          "2.06", "results/ablation/ablation_phase2.csv",
+          _ablation("resolution=native supernet_epochs=40 path_sampling=uniform a_lr=0.1 reinforce_samples=8 "
+                    "val_batch_size=128 epochs=2", "regret[constrained+rerank10]"), 2),
     Quote("| 32 px, 16 epochs, uniform | 2 | 0.01 |", "0.01", "results/ablation/ablation_phase1.csv",
           _ablation("resolution=native supernet_epochs=16 path_sampling=uniform", "tau_all"), 2),
     Quote("| no-none supernet, a_lr 0.1 (2 seeds) | 0.66 | 0.23 | 6.13 | 6.75 | 6.17 | 3.31", "3.31",
