@@ -27,8 +27,8 @@ from nas.search import run_io
 from nas.search.config import SearchConfig
 
 PHASE1_LABEL_FIELDS = ("resolution", "supernet_epochs", "path_sampling", "split_edge", "split_epoch", "w_lr_min")
-PHASE2_LABEL_FIELDS = ("resolution", "supernet_epochs", "path_sampling", "split_edge", "w_lr_min", "a_lr",
-                       "reinforce_samples", "val_batch_size", "epochs")  # phase 1 by its settings, then phase 2's
+PHASE2_LABEL_FIELDS = PHASE1_LABEL_FIELDS + ("a_lr", "reinforce_samples", "val_batch_size",
+                                             "epochs")  # the phase 1 it ran on, then its own settings
 LABELLED_WHEN_SET = ("split_edge", "split_epoch", "w_lr_min")  # named only where they differ from the default
 COLUMNS = ("ablation", "setting", "seed", "run_id", "metric", "value")
 

@@ -16,6 +16,8 @@ import copy
 import torch
 from torch import nn
 
+from nas.spaces import get_space
+
 
 class FewShotSupernet(nn.Module):
     """``n_ops`` supernets split on edge ``split_edge``; ``forward(x, weights, index)`` as the space's
@@ -56,8 +58,6 @@ class FewShotSupernet(nn.Module):
 def build_supernet(cfg, in_channels: int, n_classes: int) -> nn.Module:
     """The supernet of a SearchConfig: the space's, or a FewShotSupernet of ``n_ops`` copies when
     ``cfg.split_edge >= 0`` (every copy initialised alike; the seed is the caller's)."""
-    from nas.spaces import get_space
-
     space = get_space(cfg.space)
     make = lambda: space.supernet(cfg.C, cfg.N, in_channels, n_classes)  # noqa: E731
     if cfg.split_edge < 0:

@@ -24,9 +24,9 @@ from nas.search.config import SearchConfig
 PHASE1_FIELDS = ("space", "dataset", "n_train", "n_val", "C", "N", "batch_size", "supernet_epochs", "mode",
                  "path_sampling", "resolution", "w_lr", "w_lr_min", "w_momentum", "w_weight_decay", "grad_clip",
                  "seed", "torch_device", "snapshot_every", "split_edge", "split_epoch")
-# fields added after supernets were first committed: they enter a folder's key only when set, so the
-# folders of earlier settings keep their names
-KEYED_WHEN_SET = {"split_edge": -1, "split_epoch": 0}
+# fields added after supernets were first committed: they enter a folder's key only where they differ from
+# SearchConfig's default, so the folders of earlier settings keep their names
+KEYED_WHEN_SET = ("split_edge", "split_epoch")
 PHASE1_DESCRIPTOR_SIZE = 1  # the phase-1 state's unused generator takes a 1-d descriptor
 
 
@@ -40,9 +40,9 @@ def phase1_config(cfg: SearchConfig) -> SearchConfig:
 
 def supernet_run_name(cfg: SearchConfig) -> str:
     """Folder name of ``cfg``'s phase-1 run: ``supernet_<space>_<dataset>_s<seed>_<8-hex key of the config>``."""
-    p1 = phase1_config(cfg).to_dict()
+    p1, default = phase1_config(cfg).to_dict(), SearchConfig().to_dict()
     ident = {k: v for k, v in p1.items()
-             if k not in run_io.LOCATION_FIELDS and not (k in KEYED_WHEN_SET and v == KEYED_WHEN_SET[k])}
+             if k not in run_io.LOCATION_FIELDS and not (k in KEYED_WHEN_SET and v == default[k])}
     key = hashlib.sha256(json.dumps(ident, sort_keys=True).encode()).hexdigest()[:8]
     return f"supernet_{cfg.space}_{cfg.dataset}_s{cfg.seed}_{key}"
 
