@@ -208,6 +208,7 @@ def save_checkpoint(out: Path, st) -> None:
         "supernet": st.supernet.state_dict(), "hypernet": st.hypernet.state_dict(),
         "w_optim": st.w_optim.state_dict(), "a_optim": st.a_optim.state_dict(),
         "generator": st.generator.get_state(), "torch_threads": torch.get_num_threads(),
+        "started_commit": st.started_commit,
     }
     _atomic_torch_save(state, out / CHECKPOINT)
     columns = list(dict.fromkeys(k for row in st.history for k in row))
@@ -232,6 +233,7 @@ def load_checkpoint(out: Path, st) -> bool:
         st.a_optim.load_state_dict(state["a_optim"])
         st.generator.set_state(state["generator"])
         st.epoch, st.seconds, st.history = int(state["epoch"]), float(state["seconds"]), list(state["history"])
+        st.started_commit = state.get("started_commit")  # absent in checkpoints written before it was recorded
     except (RuntimeError, KeyError, ValueError, TypeError, IndexError) as exc:
         raise _bad(path, f"does not fit this search ({' '.join(str(exc).split())[:200]})", fix) from None
     return True
@@ -256,11 +258,15 @@ def finish_run(out: Path, config: dict, st, shared_supernet: Path | None = None)
 
 
 def _write_run_json(out: Path, config: dict, st, method: str, device_set: str, extra: dict) -> None:
-    """run.json of a finished run (``RUN_KEYS``, peak memory, ``extra``, provenance)."""
+    """run.json of a finished run (``RUN_KEYS``, peak memory, ``extra``, provenance; the provenance's
+    ``git_commit`` is the checkout's at the finish, ``git_commit_at_start`` the one the run began on)."""
+    prov = provenance(config)
+    if st.started_commit is not None:
+        prov = {"git_commit_at_start": st.started_commit, **prov}
     save_json(out / "run.json", {
         "run_id": out.name, "method": method, "search_space": config["space"], "dataset": config["dataset"],
         "seed": config["seed"], "search_seconds": round(st.seconds, 1), "peak_rss_mb": round(rss_peak_mb(), 1),
-        "epochs": st.epoch, "device_set": device_set, **extra, "finished": True, "provenance": provenance(config),
+        "epochs": st.epoch, "device_set": device_set, **extra, "finished": True, "provenance": prov,
     })
 
 

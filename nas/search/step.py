@@ -39,6 +39,7 @@ class SearchState:
     epoch: int = 0
     seconds: float = 0.0
     history: list = field(default_factory=list)
+    started_commit: str | None = None  # the checkout's commit when epoch 1 began (kept across resumes)
 
 
 def build_state(cfg: SearchConfig, in_channels: int, n_classes: int, phi_dim: int) -> SearchState:
