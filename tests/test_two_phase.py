@@ -139,5 +139,16 @@ def test_ablation_tables_label_settings_by_the_fields_that_differ(tmp_path):
     from nas.evaluation.ablation import PHASE1_LABEL_FIELDS, _label  # fields at their default stay unnamed
     assert _label(replace(cfg, w_lr_min=cfg.w_lr, split_edge=3), PHASE1_LABEL_FIELDS) == (
         f"resolution=native supernet_epochs=2 path_sampling=uniform split_edge=3 w_lr_min={cfg.w_lr}")
+    joint = run_search(tiny_config(w_lr_min=cfg.w_lr), tmp_path / "phase2" / "joint" / "run", data=tiny_data(),
+                       progress=False)  # a joint run: its own row kind, its own supernet's tau from ranking.csv
+    pd.DataFrame([{"run_id": joint.name, "metric": "tau_all", "value": 0.4},
+                  {"run_id": "another_run", "metric": "tau_all", "value": -0.9}]).to_csv(joint.parent / "ranking.csv")
+    pd.DataFrame([{"run_id": rid, "rule": "first-fit", "margin": False, "rerank": 0, "metric": "mean_regret",
+                   "value": v} for rid, v in ((joint.name, 1.5), ("another_run", 9.0))]).to_csv(
+        joint.parent / "budget_rules.csv")
+    rows = [r for r in phase2_rows(tmp_path / "phase2") if r["ablation"] == "joint"]
+    (j,) = [r for r in rows if r["metric"] == "tau_all"]
+    assert j["value"] == 0.4 and j["setting"].startswith("epochs=") and f"w_lr_min={cfg.w_lr}" in j["setting"]
+    assert [r["value"] for r in rows if r["metric"] == "regret[first-fit]"] == [1.5]
     table = summary(rows1 + rows2)
     assert set(table["ablation"]) == {"phase1", "phase2"} and (table["seeds"] == 1).all()

@@ -7,8 +7,10 @@ tools on them, and writes one tidy file per ablation (``setting, seed, metric, v
   between them (resolution, epochs, path sampling), with its ranking rows
   (``python -m nas.evaluation.ranking FOLDERS --snapshots --out CSV``) and its phase-1 seconds;
 * phase 2 -- every run folder under ``--phase2`` (one sub-folder per setting, as the budget-rule tool
-  reads them), labelled by the generator fields that differ, with its budget-rule rows
-  (``budget_rules.csv`` beside it), its generator agreement (``ranking.csv`` beside it) and history.
+  reads them), labelled by its phase 1 and the generator fields, with its budget-rule rows
+  (``budget_rules.csv`` beside it), its supernet's ranking and generator agreement (``ranking.csv``
+  beside it) and history; a run of the joint schedule found there is a row of ablation ``joint``,
+  labelled by the fields of ``JOINT_LABEL_FIELDS``.
 
     python -m nas.evaluation.ablation --supernets results/runs/ablation/supernets \\
         --ranking results/ablation/supernet_ranking.csv --phase2 results/runs/ablation/phase2 \\
@@ -29,6 +31,7 @@ from nas.search.config import SearchConfig
 PHASE1_LABEL_FIELDS = ("resolution", "supernet_epochs", "path_sampling", "split_edge", "split_epoch", "w_lr_min")
 PHASE2_LABEL_FIELDS = PHASE1_LABEL_FIELDS + ("a_lr", "reinforce_samples", "val_batch_size",
                                              "epochs")  # the phase 1 it ran on, then its own settings
+JOINT_LABEL_FIELDS = ("epochs", "warmup_epochs", "w_lr_min", "a_lr", "reinforce_samples")  # joint schedule
 LABELLED_WHEN_SET = ("split_edge", "split_epoch", "w_lr_min")  # named only where they differ from the default
 COLUMNS = ("ablation", "setting", "seed", "run_id", "metric", "value")
 
@@ -62,19 +65,22 @@ def phase1_rows(supernets_dir: Path, ranking: pd.DataFrame) -> list[dict]:
 
 def phase2_rows(phase2_dir: Path) -> list[dict]:
     """Per phase-2 setting folder: mean regret and violations of every budget rule (``budget_rules.csv``), the
-    generator's agreement with its supernet (mean tau_generator over devices) and its final entropy at lam 0."""
+    generator's agreement with its supernet (mean tau_generator over devices), the supernet's own tau (all, top,
+    mean within bands) and the generator's final entropy at lam 0."""
     rows = []
     for folder in sorted(p for p in Path(phase2_dir).iterdir() if p.is_dir()):
         for run in run_io.finished_runs(folder):
             cfg = SearchConfig.from_dict(run_io.load_config(run))
-            base = {"ablation": "phase2", "setting": _label(cfg, PHASE2_LABEL_FIELDS), "seed": cfg.seed,
-                    "run_id": run.name}
+            joint = cfg.schedule == "joint"
+            base = {"ablation": "joint" if joint else "phase2", "seed": cfg.seed, "run_id": run.name,
+                    "setting": _label(cfg, JOINT_LABEL_FIELDS if joint else PHASE2_LABEL_FIELDS)}
             hist = run_io.load_history(run)
             rows.append({**base, "metric": "entropy_lam0", "value": float(hist["entropy_lam0"].iloc[-1])})
             rows.append({**base, "metric": "phase2_seconds", "value": run_io.load_run_info(run)["search_seconds"]})
             rules = folder / "budget_rules.csv"
             if rules.is_file():
                 b = pd.read_csv(rules)
+                b = b[b["run_id"] == run.name]  # a folder may hold several runs (seeds, settings)
                 for (rule, margin, rerank), g in b.groupby(["rule", "margin", "rerank"]):
                     tag = f"{rule}{'+margin' if margin else ''}{f'+rerank{rerank}' if rerank else ''}"
                     rows.append({**base, "metric": f"regret[{tag}]",
@@ -84,8 +90,12 @@ def phase2_rows(phase2_dir: Path) -> list[dict]:
             rank = folder / "ranking.csv"
             if rank.is_file():
                 r = pd.read_csv(rank)
-                rows.append({**base, "metric": "tau_generator",
-                             "value": float(r.loc[r["metric"] == "tau_generator", "value"].mean())})
+                r = r[r["run_id"] == run.name]
+                for metric, name in (("tau_generator", "tau_generator"), ("tau_all", "tau_all"),
+                                     ("tau_top", "tau_top"), ("tau_band", "tau_band_mean")):
+                    values = r.loc[r["metric"] == metric, "value"]
+                    if len(values):
+                        rows.append({**base, "metric": name, "value": float(values.mean())})
     return rows
 
 
