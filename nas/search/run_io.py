@@ -336,13 +336,14 @@ def resume_command(run_dir: Path) -> str:
 
 
 def run_record(run_dir: Path, root: Path | None = None) -> dict:
-    """The ``runs.csv`` row of a finished run (path relative to ``root`` when given)."""
+    """The ``runs.csv`` row of a finished run (path relative to ``root`` when given); its ``run_id`` is the
+    folder's name, like every other table's (run.json's names the folder it was searched in)."""
     info = load_run_info(run_dir)
     path = Path(run_dir)
     if root is not None:
         path = path.resolve().relative_to(Path(root).resolve())
     keys = ("run_id", "method", "search_space", "dataset", "seed", "search_seconds", "device_set")
-    return {**{k: info[k] for k in keys}, "path": path.as_posix()}
+    return {**{k: info[k] for k in keys}, "run_id": Path(run_dir).name, "path": path.as_posix()}
 
 
 def runs_root(runs_dir: str | Path) -> Path:

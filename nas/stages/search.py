@@ -91,7 +91,7 @@ def run(cfg: SearchStageConfig) -> SearchStageResult:
     write_rows(Path(cfg.summary_dir) / "runs.csv",
                [run_io.run_record(r, root) for r in run_io.finished_runs(Path(cfg.runs_dir))],
                SUMMARY_COLUMNS["runs.csv"])
-    runs = pd.DataFrame([{k: run_io.load_run_info(d).get(k) for k in ("run_id", "search_seconds", "peak_rss_mb")}
+    runs = pd.DataFrame([{"run_id": d.name, **{k: run_io.load_run_info(d).get(k) for k in ("search_seconds", "peak_rss_mb")}}
                          for d in run_dirs])
     history = pd.concat({d.name: run_io.load_history(d) for d in run_dirs}).round(3)
     return SearchStageResult(performance, runs, history)
