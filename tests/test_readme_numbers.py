@@ -57,6 +57,8 @@ def _ablation(setting: str, metric: str) -> Callable[[pd.DataFrame], float]:
 
 
 P1 = "resolution=16 supernet_epochs=36 path_sampling="
+JOINT = "epochs=20 warmup_epochs=4 a_lr=0.001 reinforce_samples=2"
+JOINT_CONST = "epochs=20 warmup_epochs=4 w_lr_min=0.025 a_lr=0.001 reinforce_samples=2"
 P2_NO_NONE = "resolution=16 supernet_epochs=36 path_sampling=no-none a_lr=0.1 reinforce_samples=8 val_batch_size=128 epochs=2"
 
 
@@ -100,6 +102,14 @@ QUOTES = (
           "results/ablation/ablation_phase2.csv", _ablation(P2_NO_NONE, "regret[constrained+rerank10]"), 2),
     Quote("| no-none supernet, a_lr 0.1 (2 seeds) | 0.66 | 0.23 | 6.13 | 6.75 |", "6.75",
           "results/ablation/ablation_phase2.csv", _ablation(P2_NO_NONE, "regret[constrained]"), 2),
+    Quote("| cosine decay to 0.001 | 0.07 ± 0.03 |", "0.07", "results/ablation/ablation_joint.csv",
+          _ablation(JOINT, "tau_all"), 2),
+    Quote("| constant 0.025 | 0.47 ± 0.04 |", "0.47", "results/ablation/ablation_joint.csv",
+          _ablation(JOINT_CONST, "tau_all"), 2),
+    Quote("| constant 0.025 | 0.47 ± 0.04 | 0.02 | 0.50 | 0.73 / 0.78 | 0.39 | 1.89", "1.89",
+          "results/ablation/ablation_joint.csv", _ablation(JOINT_CONST, "regret[first-fit]"), 2),
+    Quote("| cosine decay to 0.001 | 0.07 ± 0.03 | -0.04 | 0.11 | 0.64 / 0.72 | 0.33 | 2.65", "2.65",
+          "results/ablation/ablation_joint.csv", _ablation(JOINT, "regret[first-fit]"), 2),
     Quote("(the space's best: 94.37 %)", "94.37", "results/summary/oracle_front.csv", lambda df: df["acc"].max(), 2),
     Quote("reaches 87.50 % (529 s)", "87.50", "results/summary/darts_training.csv",
           lambda df: _one(df, "test_acc_pct", schedule="long", dataset="fashion-mnist"), 2),

@@ -9,7 +9,8 @@ tools on them, and writes one tidy file per ablation (``setting, seed, metric, v
 * phase 2 -- every run folder under ``--phase2`` (one sub-folder per setting, as the budget-rule tool
   reads them), labelled by its phase 1 and the generator fields, with its budget-rule rows
   (``budget_rules.csv`` beside it), its supernet's ranking and generator agreement (``ranking.csv``
-  beside it) and history; a run of the joint schedule found there is a row of ablation ``joint``,
+  beside it) and history; a run of the joint schedule found there is a row of ablation ``joint``
+  (``ablation_joint.csv``),
   labelled by the fields of ``JOINT_LABEL_FIELDS``.
 
     python -m nas.evaluation.ablation --supernets results/runs/ablation/supernets \\
@@ -63,6 +64,17 @@ def phase1_rows(supernets_dir: Path, ranking: pd.DataFrame) -> list[dict]:
     return rows
 
 
+def _rows_of(df: pd.DataFrame, run: Path) -> pd.DataFrame:
+    """The rows of ``run`` in a tool's output beside a folder of runs: those under its id where the file has
+    them (a folder may hold several runs), else all of a file written for one run (under an earlier name)."""
+    ids = set(df["run_id"])
+    if run.name in ids:
+        return df[df["run_id"] == run.name]
+    if len(ids) == 1 and len(run_io.finished_runs(run.parent)) == 1:
+        return df
+    raise ValueError(f"{run.parent} holds rows of {sorted(ids)} but none of {run.name}")
+
+
 def phase2_rows(phase2_dir: Path) -> list[dict]:
     """Per phase-2 setting folder: mean regret and violations of every budget rule (``budget_rules.csv``), the
     generator's agreement with its supernet (mean tau_generator over devices), the supernet's own tau (all, top,
@@ -76,11 +88,12 @@ def phase2_rows(phase2_dir: Path) -> list[dict]:
                     "setting": _label(cfg, JOINT_LABEL_FIELDS if joint else PHASE2_LABEL_FIELDS)}
             hist = run_io.load_history(run)
             rows.append({**base, "metric": "entropy_lam0", "value": float(hist["entropy_lam0"].iloc[-1])})
-            rows.append({**base, "metric": "phase2_seconds", "value": run_io.load_run_info(run)["search_seconds"]})
+            rows.append({**base, "metric": "search_seconds" if joint else "phase2_seconds",
+                         "value": run_io.load_run_info(run)["search_seconds"]})
             rules = folder / "budget_rules.csv"
             if rules.is_file():
                 b = pd.read_csv(rules)
-                b = b[b["run_id"] == run.name]  # a folder may hold several runs (seeds, settings)
+                b = _rows_of(b, run)
                 for (rule, margin, rerank), g in b.groupby(["rule", "margin", "rerank"]):
                     tag = f"{rule}{'+margin' if margin else ''}{f'+rerank{rerank}' if rerank else ''}"
                     rows.append({**base, "metric": f"regret[{tag}]",
@@ -90,7 +103,7 @@ def phase2_rows(phase2_dir: Path) -> list[dict]:
             rank = folder / "ranking.csv"
             if rank.is_file():
                 r = pd.read_csv(rank)
-                r = r[r["run_id"] == run.name]
+                r = _rows_of(r, run)
                 for metric, name in (("tau_generator", "tau_generator"), ("tau_all", "tau_all"),
                                      ("tau_top", "tau_top"), ("tau_band", "tau_band_mean")):
                     values = r.loc[r["metric"] == metric, "value"]
@@ -111,7 +124,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--supernets", required=True, help="folder of the shared phase-1 supernets compared")
     p.add_argument("--ranking", required=True, help="their ranking rows (python -m nas.evaluation.ranking ... --out)")
     p.add_argument("--phase2", help="folder with one sub-folder of phase-2 runs per setting")
-    p.add_argument("--out", required=True, help="folder for ablation_phase1.csv and ablation_phase2.csv")
+    p.add_argument("--out", required=True, help="folder for ablation_phase1.csv, ablation_phase2.csv and "
+                   "ablation_joint.csv (joint-schedule runs found under --phase2)")
     args = p.parse_args(argv)
     out = Path(args.out)
     rows1 = phase1_rows(Path(args.supernets), pd.read_csv(args.ranking))
@@ -119,7 +133,10 @@ def main(argv: list[str] | None = None) -> int:
     rows = rows1
     if args.phase2:
         rows2 = phase2_rows(Path(args.phase2))
-        write_rows(out / "ablation_phase2.csv", rows2, COLUMNS)
+        write_rows(out / "ablation_phase2.csv", [r for r in rows2 if r["ablation"] == "phase2"], COLUMNS)
+        joint = [r for r in rows2 if r["ablation"] == "joint"]
+        if joint:
+            write_rows(out / "ablation_joint.csv", joint, COLUMNS)
         rows = rows1 + rows2
     with pd.option_context("display.width", 200, "display.max_rows", 500):
         print(summary(rows).to_string(index=False))
