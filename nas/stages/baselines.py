@@ -33,7 +33,7 @@ class BaselinesConfig:
     dataset: str = "cifar10"  # cifar10 | fashion-mnist | synthetic
     seeds: tuple[int, ...] = (0,)  # seeds of every baseline run (and of random search)
     methods: tuple[str, ...] = ("darts", "darts-cc", "fbnet")  # searched baselines run here
-    ours_seeds: tuple[int, ...] = (1,)  # darts-cc-hw seeds run here with the baselines' schedule (03 runs seed 0)
+    ours_seeds: tuple[int, ...] = ()  # darts-cc-hw seeds run here with the baselines' schedule
     fbnet_devices: tuple[str, ...] = ("raspi4",)  # devices of the fbnet runs (empty: all 8 shared devices)
     fbnet_betas: tuple[float, ...] = FBNET_BETAS  # FBNet's exponent beta per run (0.6 published)
     schedule: dict = field(default_factory=dict)  # SearchConfig fields for every run here, ours included
