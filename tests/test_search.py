@@ -81,14 +81,14 @@ def test_run_json_records_the_commit_the_run_started_on(tmp_path, monkeypatch):
     """A run resumed on another commit still names the commit its first epoch ran on."""
     import json
 
-    import nas.search.loop as loop
+    import nas.search.run_io as run_io
 
-    monkeypatch.setattr(loop, "git_commit", lambda: "abc1234")
+    monkeypatch.setattr(run_io, "git_commit", lambda: "abc1234")
     out = run_search(tiny_config(), tmp_path / "r", data=tiny_data(), progress=False)
     assert json.loads((out / "run.json").read_text())["provenance"]["git_commit_at_start"] == "abc1234"
     for name in ("run.json", "checksums.json"):  # unfinished again: the next call resumes from the checkpoint
         (out / name).unlink()
-    monkeypatch.setattr(loop, "git_commit", lambda: "def5678")
+    monkeypatch.setattr(run_io, "git_commit", lambda: "def5678")
     run_search(tiny_config(), out, data=tiny_data(), progress=False)
     assert json.loads((out / "run.json").read_text())["provenance"]["git_commit_at_start"] == "abc1234"
 

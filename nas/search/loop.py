@@ -23,7 +23,7 @@ import torch
 from tqdm.std import tqdm  # text bars: no widget warning in notebooks, compact executed outputs
 
 from nas.costs.resolve import build_tables
-from nas.provenance import git_commit, reset_rss_peak
+from nas.provenance import reset_rss_peak
 from nas.search import run_io
 from nas.search.config import SearchConfig
 from nas.search.data import SearchData, load_search_data
@@ -150,8 +150,6 @@ def _search(cfg: SearchConfig, out_dir: str | Path, data: SearchData | None, pro
     run_io.prepare_run_dir(out, cfg.to_dict())  # only now, with every setting checked, is anything written
     st = build_state(cfg, data.in_channels, data.n_classes, tables[0].descriptor().size)
     resumed = run_io.load_checkpoint(out, st)  # a bad checkpoint fails here, before any training
-    if not resumed:
-        st.started_commit = git_commit()
     shared = None
     if cfg.schedule == "two-phase":  # phase 1 is found finished when resuming phase 2
         shared = train_shared_supernet(cfg, supernets_dir or out.parent / "supernets", data, progress)

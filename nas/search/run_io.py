@@ -22,7 +22,7 @@ from pathlib import Path
 import torch
 
 from nas.costs.table import CostTable
-from nas.provenance import provenance, rss_peak_mb
+from nas.provenance import git_commit, provenance, rss_peak_mb
 from nas.results import atomic_writer, read_rows, repo_root, save_json, write_rows
 from nas.search.run_files import (CHECKSUMMED, CHECKSUMS, RunError, _bad, _finite, _nonfinite_tensors,  # noqa: F401
                                   _read_json, _torch_load, check_output_path, check_thread_count, file_sha256, save_checksums,
@@ -216,9 +216,11 @@ def save_checkpoint(out: Path, st) -> None:
 
 
 def load_checkpoint(out: Path, st) -> bool:
-    """Restore ``st`` from the folder's checkpoint if there is one; returns whether it did."""
+    """Restore ``st`` from the folder's checkpoint if there is one; returns whether it did. A fresh state
+    (no checkpoint) is stamped with the checkout's commit, the one its first epoch runs on."""
     path = out / CHECKPOINT
     if not path.exists():
+        st.started_commit = git_commit()
         return False
     fix = f"delete {path} to restart the search from epoch 0"
     state = _torch_load(path, fix, weights_only=False)
@@ -342,8 +344,8 @@ def run_record(run_dir: Path, root: Path | None = None) -> dict:
     path = Path(run_dir)
     if root is not None:
         path = path.resolve().relative_to(Path(root).resolve())
-    keys = ("run_id", "method", "search_space", "dataset", "seed", "search_seconds", "device_set")
-    return {**{k: info[k] for k in keys}, "run_id": Path(run_dir).name, "path": path.as_posix()}
+    keys = ("method", "search_space", "dataset", "seed", "search_seconds", "device_set")
+    return {"run_id": Path(run_dir).name, **{k: info[k] for k in keys}, "path": path.as_posix()}
 
 
 def runs_root(runs_dir: str | Path) -> Path:

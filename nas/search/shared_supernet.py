@@ -18,7 +18,6 @@ from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
-from nas.provenance import git_commit
 from nas.search import run_io
 from nas.search.config import SearchConfig
 
@@ -63,8 +62,7 @@ def train_shared_supernet(cfg: SearchConfig, supernets_dir: str | Path, data, pr
             return out
         run_io.prepare_run_dir(out, p1.to_dict())
         st = build_state(p1, data.in_channels, data.n_classes, PHASE1_DESCRIPTOR_SIZE)
-        if not run_io.load_checkpoint(out, st):
-            st.started_commit = git_commit()
+        run_io.load_checkpoint(out, st)
         stepper = Stepper(p1, st, penalty=None)  # weight-only steps never read the cost penalty
         train_epochs(p1, st, data, stepper, ["-"], lambda e: "supernet", out, progress, desc="supernet (phase 1)")
         run_io.finish_supernet(out, p1.to_dict(), st)
