@@ -208,6 +208,19 @@ def drop_space():
     unregister_space(DropSpace.name)
 
 
+def test_result_records_the_commit_the_training_started_on(tmp_path, monkeypatch):
+    """A training resumed on another commit still names the commit its first epoch ran on."""
+    import nas.train.run_io as train_io
+
+    cfg = tiny(cutout=4)
+    monkeypatch.setattr(train_io, "git_commit", lambda: "abc1234")
+    train_architecture(cfg, tmp_path, progress=False, stop_after=1)
+    monkeypatch.setattr(train_io, "git_commit", lambda: "def5678")
+    result = train_architecture(cfg, tmp_path, progress=False)
+    assert result["provenance"]["git_commit_at_start"] == "abc1234"
+    assert json.loads((tmp_path / "result.json").read_text())["provenance"]["git_commit_at_start"] == "abc1234"
+
+
 def test_stochastic_network_gets_drop_path_and_resumes_exactly(drop_space, tmp_path):
     cfg = tiny(space=drop_space, genotype="|nor_conv_3x3~0|+|skip_connect~0|nor_conv_3x3~1|", drop_path=0.3,
                epochs=3)

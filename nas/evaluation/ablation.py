@@ -64,13 +64,14 @@ def phase1_rows(supernets_dir: Path, ranking: pd.DataFrame) -> list[dict]:
     return rows
 
 
-def _rows_of(df: pd.DataFrame, run: Path) -> pd.DataFrame:
-    """The rows of ``run`` in a tool's output beside a folder of runs: those under its id where the file has
-    them (a folder may hold several runs), else all of a file written for one run (under an earlier name)."""
+def _rows_of(df: pd.DataFrame, run: Path, runs_in_folder: int) -> pd.DataFrame:
+    """The rows of ``run`` in a tool's output beside a folder of ``runs_in_folder`` runs: those under its id where
+    the file has them (a folder may hold several runs), else all of a file written for one run (under an earlier
+    name)."""
     ids = set(df["run_id"])
     if run.name in ids:
         return df[df["run_id"] == run.name]
-    if len(ids) == 1 and len(run_io.finished_runs(run.parent)) == 1:
+    if len(ids) == 1 and runs_in_folder == 1:
         return df
     raise ValueError(f"{run.parent} holds rows of {sorted(ids)} but none of {run.name}")
 
@@ -81,7 +82,8 @@ def phase2_rows(phase2_dir: Path) -> list[dict]:
     mean within bands) and the generator's final entropy at lam 0."""
     rows = []
     for folder in sorted(p for p in Path(phase2_dir).iterdir() if p.is_dir()):
-        for run in run_io.finished_runs(folder):
+        runs = run_io.finished_runs(folder)
+        for run in runs:
             cfg = SearchConfig.from_dict(run_io.load_config(run))
             joint = cfg.schedule == "joint"
             base = {"ablation": "joint" if joint else "phase2", "seed": cfg.seed, "run_id": run.name,
@@ -93,7 +95,7 @@ def phase2_rows(phase2_dir: Path) -> list[dict]:
             rules = folder / "budget_rules.csv"
             if rules.is_file():
                 b = pd.read_csv(rules)
-                b = _rows_of(b, run)
+                b = _rows_of(b, run, len(runs))
                 for (rule, margin, rerank), g in b.groupby(["rule", "margin", "rerank"]):
                     tag = f"{rule}{'+margin' if margin else ''}{f'+rerank{rerank}' if rerank else ''}"
                     rows.append({**base, "metric": f"regret[{tag}]",
@@ -103,7 +105,7 @@ def phase2_rows(phase2_dir: Path) -> list[dict]:
             rank = folder / "ranking.csv"
             if rank.is_file():
                 r = pd.read_csv(rank)
-                r = _rows_of(r, run)
+                r = _rows_of(r, run, len(runs))
                 for metric, name in (("tau_generator", "tau_generator"), ("tau_all", "tau_all"),
                                      ("tau_top", "tau_top"), ("tau_band", "tau_band_mean")):
                     values = r.loc[r["metric"] == metric, "value"]

@@ -37,6 +37,7 @@ class TrainState:
     epoch: int = 0
     seconds: float = 0.0  # wall-clock of the finished epochs (training and their evaluations)
     history: list[dict] = field(default_factory=list)
+    started_commit: str | None = None  # the checkout's commit when epoch 1 began (kept across resumes)
 
 
 def torch_setup(cfg: TrainConfig) -> None:
@@ -158,7 +159,7 @@ def train_architecture(cfg: TrainConfig, out_dir: str | Path, *, progress: bool 
                             test_acc=f"{row.get('test_acc_pct', float('nan')):.1f}")
     if st.epoch < cfg.epochs:
         return {"finished": False, "epoch": st.epoch}
-    return run_io.write_result(out, _result(cfg, st, data), cfg)
+    return run_io.write_result(out, _result(cfg, st, data), cfg, st.started_commit)
 
 
 def _result(cfg: TrainConfig, st: TrainState, data: TrainData) -> dict:

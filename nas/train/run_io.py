@@ -14,7 +14,7 @@ from pathlib import Path
 
 import torch
 
-from nas.provenance import provenance
+from nas.provenance import git_commit, provenance
 from nas.results import atomic_writer, save_json, write_rows
 from nas.search.run_files import (RunError, _bad, _nonfinite_tensors, _read_json, _torch_load, check_output_path,
                                   check_thread_count)
@@ -77,7 +77,7 @@ def save_checkpoint(out: Path, st) -> None:
         "model": st.net.state_dict(), "optimizer": st.optimizer.state_dict(), "scheduler": st.scheduler.state_dict(),
         "torch_rng": torch.get_rng_state(),
         "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
-        "torch_threads": torch.get_num_threads(),
+        "torch_threads": torch.get_num_threads(), "started_commit": st.started_commit,
     }
     with atomic_writer(out / CHECKPOINT, "wb") as handle:
         torch.save(state, handle)
@@ -85,9 +85,11 @@ def save_checkpoint(out: Path, st) -> None:
 
 
 def load_checkpoint(out: Path, st, cpu_threads_matter: bool = True) -> bool:
-    """Restore ``st`` from the folder's checkpoint if there is one; returns whether it did."""
+    """Restore ``st`` from the folder's checkpoint if there is one; returns whether it did. A fresh state
+    (no checkpoint) is stamped with the checkout's commit, the one its first epoch runs on."""
     path = out / CHECKPOINT
     if not path.exists():
+        st.started_commit = git_commit()
         return False
     fix = f"delete {path} to restart the training from epoch 0"
     state = _torch_load(path, fix, weights_only=False)
@@ -103,13 +105,18 @@ def load_checkpoint(out: Path, st, cpu_threads_matter: bool = True) -> bool:
         if state["cuda_rng"] and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(state["cuda_rng"])
         st.epoch, st.seconds, st.history = int(state["epoch"]), float(state["seconds"]), list(state["history"])
+        st.started_commit = state.get("started_commit")  # absent in checkpoints written before it was recorded
     except (RuntimeError, KeyError, ValueError, TypeError, IndexError) as exc:
         raise _bad(path, f"does not fit this run ({' '.join(str(exc).split())[:200]})", fix) from None
     return True
 
 
-def write_result(out: Path, result: dict, cfg: TrainConfig) -> dict:
-    """Write ``result`` plus ``finished`` and provenance as result.json; returns what was written."""
-    result = {**result, "finished": True, "provenance": provenance(cfg)}
+def write_result(out: Path, result: dict, cfg: TrainConfig, started_commit: str | None = None) -> dict:
+    """Write ``result`` plus ``finished`` and provenance as result.json; returns what was written. The provenance's
+    ``git_commit`` is the checkout's at the finish, ``git_commit_at_start`` (when known) the one epoch 1 ran on."""
+    prov = provenance(cfg)
+    if started_commit is not None:
+        prov = {"git_commit_at_start": started_commit, **prov}
+    result = {**result, "finished": True, "provenance": prov}
     save_json(out / RESULT, result)
     return result
