@@ -1,15 +1,17 @@
 """The budget-rule ablation: every searched method's runs answered by each rule of
 ``nas.methods.budget``, scored on measured latency and trained accuracy (evaluation only).
 
-``python -m nas.evaluation.budget_rules [--runs-dir DIR ...] [--out CSV]`` writes tidy rows
-(method, seed, run_id, rule, margin, device, metric, value) with metrics ``mean_regret``,
+``python -m nas.evaluation.budget_rules [--runs-dir DIR ...] [--out CSV] [--rerank-k K] [--score-images N]``
+writes tidy rows (method, seed, run_id, rule, margin, rerank, device, metric, value) with metrics ``mean_regret``,
 ``violations`` (of 5 budgets), ``mean_fill`` (measured latency / budget) and ``distinct_archs``, and
-prints the mean over devices per (method, rule, margin).
+prints the mean over devices per (method, rule, margin). The re-ranking variants (runs with supernet weights)
+score the ``K`` most probable proposals within each budget on ``N`` held-out images (default 10 and 512).
 """
 
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 from pathlib import Path
 from typing import Sequence
 
@@ -22,6 +24,7 @@ from nas.methods.darts import PUBLISHED
 from nas.methods.registry import budget_answers
 from nas.results import SUMMARY_COLUMNS, write_rows
 from nas.search import run_io
+from nas.search.one_shot import SCORE_IMAGES
 from nas.spaces.nb201.benchmark import NB201Benchmark
 
 COLUMNS = SUMMARY_COLUMNS["budget_rules.csv"]
@@ -31,22 +34,25 @@ RUNS_DIRS = ("results/runs", "results/runs/baselines")
 RERANK_K = 10  # proposals re-ranked by the supernet in the re-ranking variants
 
 
-def _variants(method: str, with_supernet: bool) -> list[tuple[str, bool, int]]:
+def _variants(method: str, with_supernet: bool, rerank_k: int = RERANK_K) -> list[tuple[str, bool, int]]:
     """(rule, margin, rerank) of every variant; re-ranking (of the constrained rules) needs supernet weights."""
     variants = [(rule, margin, 0) for rule in BUDGET_RULES for margin in (True, False)]
     if with_supernet:
-        variants += [(rule, margin, RERANK_K) for rule in BUDGET_RULES[1:] for margin in (True, False)]
+        variants += [(rule, margin, rerank_k) for rule in BUDGET_RULES[1:] for margin in (True, False)]
     return variants + [(PUBLISHED, False, 0)] if method == "darts" else variants
 
 
 def ablation_rows(runs_dirs: Sequence[str | Path], devices: Sequence[str] = SHARED_DEVICES,
-                  bench: NB201Benchmark | None = None) -> list[dict]:
-    """One row per (method group, rule, margin, device, metric)."""
+                  bench: NB201Benchmark | None = None, rerank_k: int = RERANK_K,
+                  score_images: int = SCORE_IMAGES) -> list[dict]:
+    """One row per (method group, rule, margin, rerank, device, metric); the re-ranking variants score
+    ``rerank_k`` proposals on ``score_images`` held-out images."""
     bench = bench or NB201Benchmark.load()
     rows = []
     for (method, seed), runs in collect_runs(runs_dirs).items():
+        runs = [replace(r, score_images=score_images) for r in runs]
         with_supernet = all(run_io.has_supernet(r.run_dir) for r in runs)
-        for rule, margin, rerank in _variants(method, with_supernet):
+        for rule, margin, rerank in _variants(method, with_supernet, rerank_k):
             for device in devices:
                 budgets = list(bench.budgets(device).values())
                 answers = budget_answers(method, runs, device, budgets, rule=rule, margin=margin, rerank=rerank)
@@ -84,8 +90,13 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m nas.evaluation.budget_rules", description=__doc__.splitlines()[0])
     p.add_argument("--runs-dir", nargs="+", default=list(RUNS_DIRS), help="folders of finished runs")
     p.add_argument("--out", default="results/summary/budget_rules.csv", help="tidy CSV of the ablation")
+    p.add_argument("--rerank-k", type=int, default=RERANK_K, help="proposals re-ranked per budget (default %(default)s)")
+    p.add_argument("--score-images", type=int, default=SCORE_IMAGES,
+                   help="held-out images per one-shot score when re-ranking (default %(default)s)")
     args = p.parse_args(argv)
-    rows = ablation_rows(args.runs_dir)
+    if args.rerank_k < 2 or args.score_images < 1:
+        p.error("--rerank-k must be at least 2 and --score-images at least 1")
+    rows = ablation_rows(args.runs_dir, rerank_k=args.rerank_k, score_images=args.score_images)
     write_rows(args.out, rows, COLUMNS)
     print(summary_table(rows).to_string(index=False))
     return 0

@@ -23,6 +23,7 @@ from nas.methods.budget import DEFAULT_MARGIN, DEFAULT_RULE, answer_budgets
 from nas.search import run_io
 from nas.search.config import SearchConfig
 from nas.search.generators import ArchGenerator, build_generator
+from nas.search.one_shot import SCORE_IMAGES
 from nas.spaces import get_space
 from nas.spaces.nb201.space import NB201
 
@@ -57,6 +58,7 @@ class SearchRun:
     config: SearchConfig
     tables: dict[str, CostTable]
     generator: ArchGenerator
+    score_images: int = SCORE_IMAGES  # held-out images per one-shot score when re-ranking
 
     @classmethod
     def load(cls, run_dir: str | Path) -> "SearchRun":
@@ -89,7 +91,7 @@ class SearchRun:
         """One-shot scorer of cells by this run's supernet weights (``nas.search.one_shot.scorer_for``)."""
         from nas.search.one_shot import scorer_for
 
-        return scorer_for(self.run_dir)
+        return scorer_for(self.run_dir, self.score_images)
 
     def cheapest_achievable(self, table: CostTable) -> float:
         """Predicted cost of the cheapest valid architecture on ``table``, held at its floor."""

@@ -68,14 +68,15 @@ class SupernetScorer:
         return np.array([self._cache[k] for k in keys])
 
 
-_SCORERS: dict[Path, SupernetScorer] = {}
+_SCORERS: dict[tuple[Path, int], SupernetScorer] = {}
 
 
-def scorer_for(run_dir: str | Path) -> SupernetScorer:
-    """The (process-wide cached) scorer of a run's supernet weights; runs sharing a phase-1 supernet share it."""
+def scorer_for(run_dir: str | Path, n_images: int = SCORE_IMAGES) -> SupernetScorer:
+    """The (process-wide cached) scorer of a run's supernet weights on ``n_images`` held-out images; runs sharing
+    a phase-1 supernet share it."""
     from nas.search import run_io
 
-    key = (run_io.supernet_folder(run_dir) / run_io.SUPERNET).resolve()
+    key = ((run_io.supernet_folder(run_dir) / run_io.SUPERNET).resolve(), n_images)
     if key not in _SCORERS:
-        _SCORERS[key] = SupernetScorer(run_dir)
+        _SCORERS[key] = SupernetScorer(run_dir, n_images)
     return _SCORERS[key]
