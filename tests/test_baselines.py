@@ -14,7 +14,7 @@ from nas.methods.fbnet import fbnet_tradeoff
 from nas.methods.ours import tradeoff_budget_answers
 from nas.methods.random_search import random_answers
 from nas.methods.registry import METHODS, build_config
-from nas.stages.baselines import cli_command, method_configs, run_configs
+from nas.stages.baselines import cli_command, comparison_plan, method_configs, run_configs
 from nas.cli import _overrides, build_parser
 from nas.evaluation.answers import answer_searched
 from nas.evaluation.comparison import ComparisonConfig, build_comparison, write_comparison
@@ -84,6 +84,16 @@ def test_cli_command_rebuilds_the_same_config(method):
     if args.devices:
         over["devices"] = tuple(args.devices)
     assert config_for_profile(args.profile, **over).to_dict() == cfg.to_dict()
+
+
+def test_method_seeds_override_the_shared_seeds_for_that_method_only():
+    plan = comparison_plan("smoke", seeds=(0,), methods=("darts", "darts-cc"), method_seeds={"darts": [0, 1, 2]},
+                           ours_seeds=(1,))
+    seeds = sorted((c.method, c.seed) for c in plan.values())
+    assert seeds == [("darts", 0), ("darts", 1), ("darts", 2), ("darts-cc", 0), ("darts-cc-hw", 1)]
+    assert len(set(plan)) == len(plan)  # each seed its own run folder
+    with pytest.raises(ValueError, match="fbnet"):
+        comparison_plan("smoke", methods=("darts",), method_seeds={"fbnet": (0, 1)})
 
 
 def test_user_overrides_win():

@@ -193,7 +193,8 @@ PROFILES: dict[str, dict] = {
     "smoke": dict(dataset="synthetic", n_train=128, n_val=128, C=4, N=1, batch_size=32, schedule="two-phase",
                   supernet_epochs=2, snapshot_every=1, epochs=2, warmup_epochs=0, val_batch_size=32,
                   reinforce_samples=4),
-    "default": dict(n_train=0, n_val=0, C=8, N=2, lam_max=2.0, epochs=20, warmup_epochs=4),
+    # the weights' learning rate stays at w_lr (no cosine decay): the supernet ranks cells better (README)
+    "default": dict(n_train=0, n_val=0, C=8, N=2, lam_max=2.0, epochs=20, warmup_epochs=4, w_lr_min=0.025),
     "full": dict(C=16, N=5, epochs=100, warmup_epochs=20, torch_device="cuda"),  # joint: DARTS-CC's own schedule
 }
 

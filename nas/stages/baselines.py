@@ -1,6 +1,6 @@
 """Stage ``05_baselines``: the compared methods' runs (``nas.methods.registry``) and the comparison.
 
-:func:`comparison_plan` names every run of the stage (the searched baselines at ``seeds``,
+:func:`comparison_plan` names every run of the stage (the searched baselines at ``seeds`` or their own ``method_seeds``,
 ``darts-cc-hw`` at ``ours_seeds``, one shared schedule); :func:`cli_command` is the shell command
 that runs one of them (``python -m nas plan`` prints them); :func:`run` runs them and writes
 ``comparison.csv``, ``method_answers.csv`` and ``specialisation.csv`` (``nas.evaluation.comparison``), the
@@ -33,7 +33,8 @@ class BaselinesConfig:
     dataset: str = "cifar10"  # cifar10 | fashion-mnist | synthetic
     seeds: tuple[int, ...] = (0,)  # seeds of every baseline run (and of random search)
     methods: tuple[str, ...] = ("darts", "darts-cc", "fbnet")  # searched baselines run here
-    ours_seeds: tuple[int, ...] = ()  # darts-cc-hw seeds run here with the baselines' schedule
+    method_seeds: dict = field(default_factory=lambda: {"darts": [0, 1, 2]})  # a method's seeds instead of `seeds`
+    ours_seeds: tuple[int, ...] = (1, 2)  # darts-cc-hw seeds run here with the baselines' schedule (03 runs seed 0)
     fbnet_devices: tuple[str, ...] = ("raspi4",)  # devices of the fbnet runs (empty: all 8 shared devices)
     fbnet_betas: tuple[float, ...] = FBNET_BETAS  # FBNet's exponent beta per run (0.6 published)
     schedule: dict = field(default_factory=dict)  # SearchConfig fields for every run here, ours included
@@ -71,22 +72,27 @@ def method_configs(method: str, profile: str, *, devices: Sequence[str] = SHARED
 
 
 def comparison_plan(profile: str, *, dataset: str = "cifar10", seeds: Sequence[int] = (0,),
-                    methods: Sequence[str] = ("darts", "darts-cc", "fbnet"), ours_seeds: Sequence[int] = (),
+                    methods: Sequence[str] = ("darts", "darts-cc", "fbnet"),
+                    method_seeds: Mapping[str, Sequence[int]] | None = None, ours_seeds: Sequence[int] = (),
                     fbnet_devices: Sequence[str] = (), fbnet_betas: Sequence[float] = FBNET_BETAS,
                     schedule: Mapping | None = None, run_suffix: str = "", data_root: str | None = None,
                     threads: int = 0) -> dict[str, SearchConfig]:
-    """The runs of stage ``05_baselines`` by run name: ``methods`` at ``seeds``, ``darts-cc-hw`` at ``ours_seeds``.
+    """The runs of stage ``05_baselines`` by run name: ``methods`` at ``seeds`` (a method named in ``method_seeds``
+    at its own seeds there), ``darts-cc-hw`` at ``ours_seeds``.
 
     ``schedule`` (SearchConfig fields such as epochs, n_train) applies to every run, ours included,
     so that the compared methods share data, schedule and seeds; ``run_suffix`` names such runs.
     ``fbnet_devices`` empty: every shared device.
     """
     common = dict(dataset=dataset, data_root=data_root, threads=threads, suffix=run_suffix, **dict(schedule or {}))
+    unknown = sorted(set(method_seeds or {}) - set(methods))
+    if unknown:
+        raise ValueError(f"method_seeds names {unknown}, which are not among the methods {list(methods)}")
     out: dict[str, SearchConfig] = {}
-    for seed in seeds:
-        for method in methods:
+    for method in methods:
+        for seed in (method_seeds or {}).get(method, seeds):
             out.update(method_configs(method, profile, devices=tuple(fbnet_devices) or SHARED_DEVICES,
-                                      tradeoffs=tuple(fbnet_betas), seed=seed, **common))
+                                      tradeoffs=tuple(fbnet_betas), seed=int(seed), **common))
     for seed in ours_seeds:
         out.update(method_configs("darts-cc-hw", profile, seed=seed, **common))
     return out
@@ -132,7 +138,8 @@ def run_configs(configs: Mapping[str, SearchConfig], runs_dir: str | Path, *, da
 
 def _named_configs(cfg: BaselinesConfig) -> dict[str, SearchConfig]:
     return comparison_plan(cfg.profile, dataset=cfg.dataset, seeds=cfg.seeds, methods=cfg.methods,
-                           ours_seeds=cfg.ours_seeds, fbnet_devices=cfg.fbnet_devices, fbnet_betas=cfg.fbnet_betas,
+                           method_seeds=cfg.method_seeds, ours_seeds=cfg.ours_seeds, fbnet_devices=cfg.fbnet_devices,
+                           fbnet_betas=cfg.fbnet_betas,
                            schedule=cfg.schedule, run_suffix=cfg.run_suffix, data_root=cfg.data_root or None,
                            threads=cfg.threads)
 
