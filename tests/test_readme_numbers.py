@@ -86,7 +86,7 @@ QUOTES = (
     Quote("constrained + rerank 10 1.74 ± 0.14 against", "1.74",
           "results/runs/ablation/joint/budget_rules_score2048.csv",
           _rule("darts-cc-hw", "constrained", False, "mean_regret", rerank=10), 2),
-    Quote("the last `make reproduce` took 493 s of stages 00-06 (03: 102 s", "102", "results/summary/timing.csv",
+    Quote("the last `make reproduce` took 499 s of stages 00-06 (03: 102 s", "102", "results/summary/timing.csv",
           lambda df: _one(df, "seconds", profile="default", stage="03_search"), 0),
     Quote("| 16 px, 36 epochs, uniform | 3 | 0.23 |", "0.23", "results/ablation/ablation_phase1.csv",
           _ablation(P1 + "uniform", "tau_all"), 2),

@@ -149,9 +149,14 @@ def fig16_seed_variance(comparison: pd.DataFrame, runs: pd.DataFrame, out_dir) -
             v = m.loc[m["device"] == dev, "value"].to_numpy(float)
             ax.scatter(np.full(v.size, x0[k]), v, s=14, color=f"C{i}", marker=MARKERS[i % 8],
                        label=method if k == 0 else None)
-            if v.size > 1:
-                ax.errorbar(x0[k], v.mean(), v.std(ddof=1), color="black", capsize=2)
-    ax.set_xticks(range(len(devices)), devices, rotation=30, ha="right")
+            if v.size > 1:  # sd over seeds, cut at zero (regret is never negative)
+                sd = v.std(ddof=1)
+                ax.errorbar(x0[k], v.mean(), [[min(sd, v.mean())], [sd]], color="black", capsize=2)
+    ax.grid(axis="x", visible=False)
+    for k in range(len(devices) - 1):  # one column per device, its methods side by side
+        ax.axvline(k + 0.5, color="0.85", lw=0.8, zorder=0)
+    ax.set_xlim(-0.5, len(devices) - 0.5)
+    ax.set_xticks(range(len(devices)), devices, rotation=30, ha="right", rotation_mode="anchor")
     ax.set_ylabel("mean budget regret (points)")
     ax.set_ylim(bottom=0)
     ax.legend(ncol=len(methods), loc="upper center", bbox_to_anchor=(0.5, -0.32), frameon=False)
