@@ -100,14 +100,16 @@ def reset_rss_peak() -> bool:
         return False
 
 
-def provenance(config: Any = None) -> dict:
+def provenance(config: Any = None, started_commit: str | None = None) -> dict:
     """Describe how and where a result was produced.
 
     Args:
         config: the stage's frozen config dataclass (or a dict); stored under ``"config"``.
+        started_commit: for a run that spans commits (a search or training resumed from its checkpoint), the
+            commit its first epoch ran on; stored first, as ``git_commit_at_start``, when given.
 
     Returns:
-        dict with ``git_commit``, ``timestamp_utc``, ``python``, ``torch``, ``torchvision``,
+        dict with (``git_commit_at_start``,) ``git_commit`` (the checkout's now), ``timestamp_utc``, ``python``, ``torch``, ``torchvision``,
         ``numpy``, ``host``, ``platform``, ``cpu_model``, ``cpu_count``, ``torch_threads``,
         ``cuda_device`` (None without CUDA) and ``config``.
     """
@@ -115,6 +117,7 @@ def provenance(config: Any = None) -> dict:
 
     cuda = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
     return {
+        **({"git_commit_at_start": started_commit} if started_commit is not None else {}),
         "git_commit": git_commit(),
         "timestamp_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "python": platform.python_version(),

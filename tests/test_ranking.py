@@ -8,8 +8,11 @@ import pandas as pd
 import pytest
 
 from nas.evaluation.ranking import RankingConfig, _held_out, one_shot_scores, probe_cells, ranking_rows
+from nas.methods.derive import SearchRun
 from nas.search import run_io
+from nas.search.data import load_search_data
 from nas.search.loop import run_search
+from nas.search.one_shot import scorer_for
 from nas.spaces import get_space
 from tests.search_fixture import tiny_config, tiny_data
 
@@ -70,16 +73,11 @@ def test_probe_scores_of_each_ranking_config_are_cached_apart(run_dir):
 
 def test_rerank_scorer_uses_the_run_s_image_count(run_dir):
     """A run loaded for derivation re-ranks on its ``score_images`` held-out images; each count its own scorer."""
-    from nas.methods.derive import SearchRun
-    from nas.search.one_shot import scorer_for
-
     run = SearchRun.load(run_dir)
     few, more = replace(run, score_images=16).scorer(), replace(run, score_images=32).scorer()
     assert few is scorer_for(run_dir, 16) and few is not more
     assert len(few.labels) == 16 and len(more.labels) == 32
     cells = probe_cells(get_space("nb201"), CFG)[:4]
-    from nas.search.data import load_search_data
-
     held_out = _held_out(load_search_data(run.config), 16, 0)  # the first 16 images of the hypernetwork half
     expected = one_shot_scores(few.supernet, cells, *held_out, few.batch_size)
     assert np.allclose(few(cells), expected)

@@ -262,13 +262,11 @@ def finish_run(out: Path, config: dict, st, shared_supernet: Path | None = None)
 def _write_run_json(out: Path, config: dict, st, method: str, device_set: str, extra: dict) -> None:
     """run.json of a finished run (``RUN_KEYS``, peak memory, ``extra``, provenance; the provenance's
     ``git_commit`` is the checkout's at the finish, ``git_commit_at_start`` the one the run began on)."""
-    prov = provenance(config)
-    if st.started_commit is not None:
-        prov = {"git_commit_at_start": st.started_commit, **prov}
     save_json(out / "run.json", {
         "run_id": out.name, "method": method, "search_space": config["space"], "dataset": config["dataset"],
         "seed": config["seed"], "search_seconds": round(st.seconds, 1), "peak_rss_mb": round(rss_peak_mb(), 1),
-        "epochs": st.epoch, "device_set": device_set, **extra, "finished": True, "provenance": prov,
+        "epochs": st.epoch, "device_set": device_set, **extra, "finished": True,
+        "provenance": provenance(config, st.started_commit),
     })
 
 

@@ -114,9 +114,6 @@ def load_checkpoint(out: Path, st, cpu_threads_matter: bool = True) -> bool:
 def write_result(out: Path, result: dict, cfg: TrainConfig, started_commit: str | None = None) -> dict:
     """Write ``result`` plus ``finished`` and provenance as result.json; returns what was written. The provenance's
     ``git_commit`` is the checkout's at the finish, ``git_commit_at_start`` (when known) the one epoch 1 ran on."""
-    prov = provenance(cfg)
-    if started_commit is not None:
-        prov = {"git_commit_at_start": started_commit, **prov}
-    result = {**result, "finished": True, "provenance": prov}
+    result = {**result, "finished": True, "provenance": provenance(cfg, started_commit)}
     save_json(out / RESULT, result)
     return result
